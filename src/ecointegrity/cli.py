@@ -1,0 +1,197 @@
+"""The ``ecointegrity`` command: a thin layer over the package's public APIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .config import get_settings
+from .cube import (
+    CubeError,
+    LocalCatalog,
+    get_profile,
+    ingest_eopatch,
+    ingest_geotiffs,
+    ingest_stac_api,
+    national_grid,
+    profile_names,
+    tiles_for,
+)
+
+app = typer.Typer(help="Ecosystem integrity from satellites and sound.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Add source data to the local STAC catalog.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Inspect the local STAC catalog.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(catalog_app, name="catalog")
+
+console = Console(soft_wrap=True)  # paths and reports must stay copyable
+err = Console(stderr=True, soft_wrap=True)
+
+CatalogOpt = Annotated[
+    Path | None, typer.Option("--catalog", help="Catalog folder (default: from settings, <data_root>/catalog).")
+]
+
+
+def _catalog(path: Path | None) -> LocalCatalog:
+    return LocalCatalog(path or get_settings().catalog_location)
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"--bbox {text!r}: expected minlon,minlat,maxlon,maxlat") from None
+    if len(values) != 4 or values[0] >= values[2] or values[1] >= values[3]:
+        raise typer.BadParameter(f"--bbox {text!r}: expected minlon,minlat,maxlon,maxlat with min < max")
+    return values  # type: ignore[return-value]
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"ecointegrity {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """Ecosystem integrity from satellites and sound."""
+
+
+@app.command()
+def config() -> None:
+    """Show the settings in effect (environment ECOINTEGRITY_*, ecointegrity.toml, defaults)."""
+    s = get_settings()
+    table = Table("setting", "value")
+    for name in ("data_root", "catalog_location", "database", "scheduler", "stac_api"):
+        table.add_row(name, str(getattr(s, name)))
+    console.print(table)
+
+
+@ingest_app.command("stac")
+def ingest_stac(
+    collection: Annotated[str, typer.Argument(help="Collection id, e.g. landsat-c2-l2 or sentinel-2-l2a.")],
+    bbox: Annotated[str, typer.Option(help="minlon,minlat,maxlon,maxlat")],
+    time: Annotated[str, typer.Option(help="Time range: 2020, 2019/2021, 2020-01-01/2020-06-30.")],
+    max_cloud: Annotated[float | None, typer.Option(help="Maximum eo:cloud_cover (%).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Maximum number of items.")] = None,
+    api: Annotated[str | None, typer.Option(help="STAC API URL (default: settings.stac_api).")] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Items from a STAC API search (hrefs stay remote; loading streams the COGs)."""
+    try:
+        report = ingest_stac_api(_catalog(catalog), collection, bbox=_bbox(bbox), time=time,
+                                 api_url=api or get_settings().stac_api, max_cloud=max_cloud, limit=limit)
+    except CubeError as exc:
+        _fail(exc)
+    console.print(str(report))
+
+
+@ingest_app.command("folder")
+def ingest_folder(
+    source: Annotated[Path, typer.Argument(help="Folder of single-date, single-band GeoTIFFs.")],
+    collection: Annotated[str, typer.Option(help="Collection id to add to.")],
+    sensor: Annotated[str, typer.Option(help=f"Sensor profile: {', '.join(profile_names())}.")],
+    pattern: Annotated[str | None, typer.Option(help="Regex with groups 'band' and 'date' on file names.")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="CSV with columns path,date,band instead of names.")] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """A folder of GeoTIFFs: one item per date, one asset per band; broken files are listed."""
+    files = [p for p in source.rglob("*") if p.suffix.lower() in (".tif", ".tiff")] if source.is_dir() else []
+    kwargs = {"pattern": pattern} if pattern else {}
+    try:
+        with _bar() as bar:
+            task = bar.add_task("checking files", total=len(files))
+            report = ingest_geotiffs(_catalog(catalog), source, collection, sensor=get_profile(sensor),
+                                     manifest=manifest, progress=lambda n: bar.update(task, completed=n), **kwargs)
+    except CubeError as exc:
+        _fail(exc)
+    console.print(str(report))
+
+
+@ingest_app.command("eopatch")
+def ingest_eopatch_cmd(
+    source: Annotated[Path, typer.Argument(help="An eo-learn EOPatch folder.")],
+    collection: Annotated[str, typer.Option(help="Collection id to add to.")],
+    catalog: CatalogOpt = None,
+) -> None:
+    """The time-dependent arrays of an eo-learn EOPatch, written as COGs + items."""
+    try:
+        report = ingest_eopatch(_catalog(catalog), source, collection)
+    except CubeError as exc:
+        _fail(exc)
+    console.print(str(report))
+
+
+@catalog_app.command("list")
+def catalog_list(catalog: CatalogOpt = None) -> None:
+    """Collections with their sensor, item count and time extent."""
+    cat = _catalog(catalog)
+    table = Table("collection", "items", "from", "to")
+    for cid in cat.collections():
+        coll = cat.collection(cid)
+        start, end = coll.extent.temporal.intervals[0]
+        table.add_row(cid, str(len(cat.item_ids(cid))), f"{start:%Y-%m-%d}" if start else "", f"{end:%Y-%m-%d}" if end else "")
+    console.print(table)
+
+
+@app.command()
+def tiles(
+    bbox: Annotated[str, typer.Option(help="minlon,minlat,maxlon,maxlat")],
+    grid: Annotated[str, typer.Option(help="National grid: mexico or colombia.")] = "mexico",
+    resolution: Annotated[float, typer.Option(help="Pixel size in metres.")] = 30.0,
+) -> None:
+    """Tiles of a national grid covering an area."""
+    table = Table("tile", "crs", "shape", "bounds")
+    for tile in tiles_for(national_grid(grid, resolution), _bbox(bbox)):
+        b = tile.geobox.boundingbox
+        table.add_row(tile.id, str(tile.geobox.crs), "x".join(map(str, tile.geobox.shape)),
+                      f"{b.left:.0f},{b.bottom:.0f},{b.right:.0f},{b.top:.0f}")
+    console.print(table)
+
+
+@app.command()
+def demo(
+    offline: Annotated[bool, typer.Option("--offline", help="Use the scene simulator, not the network.")] = False,
+    data: Annotated[Path | None, typer.Option("--data", help="Local data: a STAC catalog or GeoTIFF folder.")] = None,
+    sensor: Annotated[str, typer.Option(help="Sensor profile of --data GeoTIFFs.")] = "landsat-c2-l2",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("ecointegrity-demo"),
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
+) -> None:
+    """Run the whole chain on a small area of Mexico and print where the outputs are."""
+    from .demo import run_demo
+
+    settings = get_settings()
+    try:
+        result = run_demo(out, offline=offline, data=data, sensor=sensor, api_url=settings.stac_api,
+                          scheduler=scheduler or settings.scheduler, say=console.print)
+    except CubeError as exc:
+        _fail(exc)
+    console.rule("ecointegrity demo: done")
+    console.print(f"source:      {result.source}")
+    console.print(f"catalog:     {result.catalog / 'catalog.json'}  ({result.items} items in {result.collection!r})")
+    console.print(f"products:    {result.products / 'catalog.json'}")
+    for path in result.outputs:
+        console.print(f"  {path}")
+    if result.failed:
+        err.print(f"[yellow]{len(result.failed)} tile(s) failed:[/]")
+        for key, why in result.failed.items():
+            err.print(f"  {key}: {why}")
+        raise typer.Exit(1)
+    console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
+
+
+def _bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)

@@ -1,0 +1,81 @@
+"""Cloud-Optimized GeoTIFF writing with explicit data types, nodata and georeference."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import rasterio
+from odc.geo.geobox import GeoBox
+
+from ._io import atomic_path
+
+__all__ = ["write_cog"]
+
+
+def write_cog(
+    destination: str | os.PathLike,
+    data: np.ndarray,
+    geobox: GeoBox,
+    *,
+    nodata: float | int | None = None,
+    band_names: Sequence[str] | None = None,
+    scale: float | None = None,
+    offset: float | None = None,
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
+    tags: Mapping[str, str] | None = None,
+    compress: str = "DEFLATE",
+    blocksize: int = 512,
+) -> None:
+    """Write a 2-D (y, x) or 3-D (band, y, x) array as a COG, atomically.
+
+    Args:
+        destination: local path or fsspec URL.
+        data: array in its final storage dtype.
+        geobox: pixel grid (shape must match the array's last two axes).
+        nodata: value marking missing pixels (NaN for float arrays when None).
+        band_names: band descriptions, shown by QGIS and ``gdalinfo``.
+        scale, offset: how stored values map to physical units (GDAL metadata).
+        colormap: a colour table for single-band integer class maps.
+        tags: dataset-level metadata.
+    """
+    arr = np.asarray(data)
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.shape[-2:] != tuple(geobox.shape):
+        raise ValueError(f"{destination}: array shape {arr.shape[-2:]} != grid shape {tuple(geobox.shape)}")
+    if nodata is None and np.issubdtype(arr.dtype, np.floating):
+        nodata = float("nan")
+    floating = np.issubdtype(arr.dtype, np.floating)
+    profile = {
+        "driver": "COG",
+        "width": arr.shape[-1],
+        "height": arr.shape[-2],
+        "count": arr.shape[0],
+        "dtype": arr.dtype.name if arr.dtype != bool else "uint8",
+        "crs": geobox.crs.to_wkt() if geobox.crs.epsg is None else f"EPSG:{geobox.crs.epsg}",
+        "transform": geobox.affine,
+        "nodata": nodata,
+        "compress": compress,
+        # Floating predictor for floats, horizontal differencing for integers: both shrink
+        # smooth rasters by a third or more at no read cost.
+        "predictor": 3 if floating else 2,
+        "blocksize": blocksize,
+        "overview_resampling": "nearest" if colormap or not floating else "average",
+        "BIGTIFF": "IF_SAFER",
+    }
+    with atomic_path(destination, suffix=".tif") as tmp:
+        with rasterio.Env(GDAL_NUM_THREADS="2"):
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(arr.astype(profile["dtype"], copy=False))
+                if band_names:
+                    for i, name in enumerate(band_names, start=1):
+                        dst.set_band_description(i, name)
+                if scale is not None or offset is not None:
+                    dst.scales = [scale if scale is not None else 1.0] * arr.shape[0]
+                    dst.offsets = [offset if offset is not None else 0.0] * arr.shape[0]
+                if colormap:
+                    dst.write_colormap(1, dict(colormap))
+                if tags:
+                    dst.update_tags(**{k: str(v) for k, v in tags.items()})

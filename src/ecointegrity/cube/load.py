@@ -1,0 +1,209 @@
+"""Load a collection into a lazy (time, y, x) Dataset of float32 reflectance, NaN where not clear."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import dask.array as da
+import numpy as np
+import odc.stac
+import pandas as pd
+import pystac
+import xarray as xr
+from odc.geo.crs import CRS
+from odc.geo.geobox import GeoBox
+from pystac.extensions.raster import RasterExtension
+
+from .catalog import Catalog, open_catalog
+from .errors import MissingBandError, NoDataError
+from .sensors import SensorProfile, clean_mask, sentinel2_offset
+from .timerange import TimeRange, to_time_range
+
+__all__ = ["load", "native_geobox"]
+
+DEFAULT_CHUNKS = {"time": 1, "y": 2048, "x": 2048}
+
+
+def load(
+    catalog: Catalog | str | os.PathLike,
+    collection: str,
+    bands: Sequence[str] | None = None,
+    time: TimeRange | str | int | tuple | None = None,
+    *,
+    geobox: GeoBox | None = None,
+    bbox: Sequence[float] | None = None,
+    crs: str | CRS | None = None,
+    resolution: float | None = None,
+    chunks: dict[str, int] | None = None,
+    mask: bool = True,
+    mask_open_px: int = 0,
+    mask_buffer_px: int = 0,
+    groupby: str = "solar_day",
+) -> xr.Dataset:
+    """Clear-sky reflectance of a collection on a pixel grid.
+
+    Args:
+        catalog: a catalog object, folder, catalog.json or STAC API URL.
+        collection: collection id.
+        bands: common band names (``red``, ``nir``...) or asset keys; default all the
+            profile's bands present in the items.
+        time: time range (``2019``, ``"2019/2021"``, ``("2019-03-01", "2019-06-30")``).
+        geobox: output pixel grid. Otherwise ``bbox`` (lon/lat) + ``crs`` + ``resolution``;
+            with none of them, the items' own grid (when they share one).
+        chunks: dask chunks; default one date per chunk, 2048 px tiles.
+        mask: set not-clear observations (per the sensor's quality band) to NaN.
+        mask_open_px, mask_buffer_px: morphological clean-up of the clear mask.
+        groupby: ``"solar_day"`` fuses scenes of one overpass; ``"time"`` keeps every item.
+    Returns:
+        Dataset (time, y, x) of float32 variables named by common band name, dask-backed,
+        with ``spatial_ref``; bands stored in physical units already (indices) are kept as is.
+    Raises:
+        NoDataError: nothing matches the collection, time and area.
+        MissingBandError: a band is neither in the sensor profile nor in the items.
+    """
+    cat = open_catalog(catalog) if isinstance(catalog, (str, os.PathLike)) else catalog
+    profile = cat.sensor_profile(collection)
+    trange = to_time_range(time) if time is not None else None
+    query_bbox = bbox
+    if query_bbox is None and geobox is not None:
+        query_bbox = list(geobox.footprint("epsg:4326").boundingbox)
+    items = cat.items(collection, bbox=query_bbox, time=trange)
+    if not items:
+        raise NoDataError(
+            f"no data in collection {collection!r} for time={trange or 'any'} bbox={query_bbox or 'any'}"
+        )
+    available = sorted({k for it in items for k in it.assets})
+    requested = list(bands) if bands is not None else [b for b, k in profile.bands.items() if k in available]
+    assets = []
+    for band in requested:
+        key = profile.asset(band) if band not in available else band
+        if key not in available:
+            raise MissingBandError(band, f"collection {collection!r}", available)
+        assets.append(key)
+    want_mask = mask and profile.mask_band is not None
+    if want_mask and profile.mask_band not in available:
+        raise MissingBandError(profile.mask_band, f"collection {collection!r} (needed for the clear mask)", available)
+    load_assets = assets + ([profile.mask_band] if want_mask and profile.mask_band not in assets else [])
+
+    grid_kw: dict = {}
+    if geobox is not None:
+        grid_kw["geobox"] = geobox
+    elif bbox is not None:
+        if crs is None or resolution is None:
+            raise ValueError("bbox needs crs and resolution too (or pass a geobox)")
+        grid_kw.update(bbox=tuple(bbox), crs=crs, resolution=resolution)
+    else:
+        native = native_geobox(items)
+        if native is None:
+            raise ValueError(f"items of {collection!r} are on different grids: pass geobox, or bbox+crs+resolution")
+        grid_kw["geobox"] = native
+
+    raw = odc.stac.load(
+        items,
+        bands=load_assets,
+        chunks=chunks or DEFAULT_CHUNKS,
+        groupby=groupby,
+        fail_on_error=True,
+        **grid_kw,
+    )
+    if raw.sizes.get("time", 0) == 0:
+        raise NoDataError(f"no data in collection {collection!r} for time={trange or 'any'}")
+
+    clear = None
+    if want_mask:
+        qa = raw[profile.mask_band].data
+        clear = da.map_blocks(profile.clear, qa, dtype=bool)
+        if mask_open_px or mask_buffer_px:
+            depth = {0: 0, 1: mask_open_px + mask_buffer_px, 2: mask_open_px + mask_buffer_px}
+            clear = da.map_overlap(
+                clean_mask, clear, depth=depth, boundary="none", dtype=bool,
+                open_px=mask_open_px, buffer_px=mask_buffer_px,
+            )
+
+    out = {}
+    for band, key in zip(requested, assets):
+        name = profile.common_name(key) if band == key else band
+        scale, offset = _scale_offset(items, raw.time.values, key, profile)
+        nodata = raw[key].attrs.get("nodata")
+        values = raw[key].data
+        valid = values != nodata if nodata is not None and not _isnan(nodata) else None
+        refl = values.astype(np.float32)
+        if scale is not None:
+            refl = refl * scale + offset
+        if valid is not None:
+            refl = da.where(valid, refl, np.float32(np.nan))
+        if clear is not None and key != profile.mask_band:
+            refl = da.where(clear, refl, np.float32(np.nan))
+        out[name] = xr.DataArray(
+            refl.astype(np.float32),
+            dims=raw[key].dims,
+            coords=raw[key].coords,
+            attrs={"asset": key, "units": "1", "nodata": float("nan")},
+        )
+    ds = xr.Dataset(out, coords=raw.coords, attrs={"collection": collection, "sensor": profile.name})
+    return ds
+
+
+def native_geobox(items: Sequence[pystac.Item]) -> GeoBox | None:
+    """The grid all items share, from their projection extension; None if they differ."""
+    grids = set()
+    for item in items:
+        p = item.properties
+        shape = p.get("proj:shape")
+        transform = p.get("proj:transform")
+        crs = p.get("proj:code") or (f"EPSG:{p['proj:epsg']}" if p.get("proj:epsg") else None) or p.get("proj:wkt2")
+        if not (shape and transform and crs):
+            return None
+        grids.add((tuple(shape), tuple(transform[:6]), crs))
+    if len(grids) != 1:
+        return None
+    shape, transform, crs = grids.pop()
+    from affine import Affine
+
+    return GeoBox(shape, Affine(*transform), CRS(crs))
+
+
+def _scale_offset(
+    items: Sequence[pystac.Item], times: np.ndarray, asset: str, profile: SensorProfile
+) -> tuple[float | None, float | np.ndarray]:
+    """Scale and offset of an asset; the offset may vary by date (Sentinel-2 baselines)."""
+    if asset == profile.mask_band:
+        return None, 0.0
+    scales, offsets, when = [], [], []
+    for item in items:
+        if asset not in item.assets:
+            continue
+        bands = RasterExtension.ext(item.assets[asset]).bands if RasterExtension.has_extension(item) else None
+        band = bands[0] if bands else None
+        scale = band.scale if band is not None and band.scale is not None else None
+        offset = band.offset if band is not None and band.offset is not None else None
+        if scale is None and asset in profile.unscaled:
+            return None, 0.0
+        if scale is None:
+            scale = profile.scale
+        if offset is None:
+            offset = sentinel2_offset(item.properties) if profile.name == "sentinel-2-l2a" else profile.offset
+        scales.append(scale)
+        offsets.append(offset)
+        when.append(item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"]))
+    if not scales:
+        return profile.scale, profile.offset
+    if len(set(scales)) > 1:
+        raise ValueError(f"asset {asset!r} has several scales across items ({sorted(set(scales))}); load them separately")
+    if scales[0] == 1.0 and set(offsets) == {0.0} and asset in profile.unscaled:
+        return None, 0.0
+    if len(set(offsets)) == 1:
+        return float(scales[0]), float(offsets[0])
+    # Per date: the offset of the item nearest in time (items of one solar day share it).
+    item_times = pd.DatetimeIndex(when).tz_convert(None).values
+    nearest = np.abs(times[:, None] - item_times[None, :]).argmin(axis=1)
+    per_time = np.asarray(offsets, dtype=np.float32)[nearest]
+    return float(scales[0]), per_time[:, None, None]
+
+
+def _isnan(value: float) -> bool:
+    try:
+        return bool(np.isnan(value))
+    except TypeError:
+        return False

@@ -1,0 +1,181 @@
+"""Products: COGs plus STAC items in a product catalog that later parts read without knowing
+how a product was made.
+
+A product (``ProductSpec``) names its bands with explicit storage dtype, nodata, scale and units,
+and the colour map and value range a map viewer should use. Each written item is one product,
+one tile, one period; its id is deterministic, so a re-run finds what is already written and
+resumes instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pystac
+import xarray as xr
+
+from . import _io
+from .catalog import LocalCatalog
+from .cog import write_cog
+from .errors import MissingBandError
+from .grids import Tile
+from .items import AssetSpec, raster_item
+from .timerange import TimeRange, to_time_range
+
+__all__ = ["ProductBand", "ProductSpec", "write_product", "product_item_id", "has_product", "prepare_product", "spec_from_collection", "PRODUCT_KEY"]
+
+PRODUCT_KEY = "ecointegrity:product"
+
+
+@dataclass(frozen=True)
+class ProductBand:
+    """One band of a product and how it is stored."""
+
+    name: str
+    dtype: str = "float32"
+    nodata: float | int | None = None
+    scale: float | None = None
+    offset: float | None = None
+    units: str = "1"
+    description: str = ""
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Physical values (NaN = missing) to the storage dtype."""
+        target = np.dtype(self.dtype)
+        if np.issubdtype(target, np.floating):
+            return values.astype(target, copy=False)
+        v = np.asarray(values, dtype=np.float64)
+        if self.scale is not None or self.offset is not None:
+            v = (v - (self.offset or 0.0)) / (self.scale or 1.0)
+        missing = ~np.isfinite(v)
+        info = np.iinfo(target)
+        v = np.clip(np.rint(np.where(missing, 0, v)), info.min, info.max).astype(target)
+        if self.nodata is not None:
+            v[missing] = self.nodata
+        return v
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """What a product is: its bands, and how a map viewer should show it."""
+
+    name: str
+    title: str
+    description: str
+    bands: tuple[ProductBand, ...]
+    colormap: str | None = None
+    value_range: tuple[float, float] | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def band(self, name: str) -> ProductBand:
+        for b in self.bands:
+            if b.name == name:
+                return b
+        raise MissingBandError(name, f"product {self.name!r}", [b.name for b in self.bands])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def product_item_id(product: str, tile: Tile, period: TimeRange) -> str:
+    return f"{product}_{tile.id}_{period.start:%Y%m%d}-{period.end:%Y%m%d}"
+
+
+def has_product(catalog: LocalCatalog, product: str, tile: Tile, period: TimeRange | str | int) -> bool:
+    """True when this product, tile and period is already in the catalog (resume a run)."""
+    if product not in catalog.collections():
+        return False
+    return product_item_id(product, tile, to_time_range(period)) in catalog.item_ids(product)
+
+
+def write_product(
+    catalog: LocalCatalog,
+    spec: ProductSpec,
+    tile: Tile,
+    period: TimeRange | str | int,
+    data: xr.Dataset,
+    *,
+    properties: Mapping[str, object] | None = None,
+    register: bool = True,
+) -> pystac.Item:
+    """Write one tile and period of a product: a COG per band, then its STAC item.
+
+    Args:
+        catalog: the product catalog.
+        spec: the product definition (the collection is created from it if missing).
+        tile: the tile written; ``data`` must be on ``tile.geobox``.
+        period: the period the product summarises (a year for annual products).
+        data: variables named as the spec's bands, physical values, NaN where missing.
+        properties: extra item properties (e.g. inputs, algorithm version).
+        register: list the item in its collection now. Parallel workers pass False and
+            the caller registers all items once (``catalog.register_items``), after
+            ``prepare_product``.
+    Returns:
+        The written item.
+    """
+    period = to_time_range(period)
+    geobox = data.odc.geobox
+    if geobox is None or geobox.shape != tile.geobox.shape or geobox.affine != tile.geobox.affine:
+        raise ValueError(f"{spec.name}: data grid does not match tile {tile.id}")
+    if register:
+        prepare_product(catalog, spec)
+    item_id = product_item_id(spec.name, tile, period)
+    assets = {}
+    for band in spec.bands:
+        if band.name not in data:
+            raise MissingBandError(band.name, f"data for product {spec.name!r}", list(map(str, data.data_vars)))
+        href = _io.join(catalog.item_dir(spec.name, item_id), f"{band.name}.tif")
+        stored = band.encode(np.asarray(data[band.name].values))
+        write_cog(
+            href,
+            stored,
+            geobox,
+            nodata=band.nodata,
+            band_names=[band.name],
+            scale=band.scale,
+            offset=band.offset,
+            tags={"product": spec.name, "units": band.units, "period": str(period)},
+        )
+        assets[band.name] = AssetSpec(
+            href=href,
+            dtype=band.dtype,
+            nodata=band.nodata,
+            scale=band.scale,
+            offset=band.offset,
+            title=band.description or band.name,
+            extra={"unit": band.units} if band.units else {},
+        )
+    props = {
+        PRODUCT_KEY: spec.name,
+        "ecointegrity:tile": tile.id,
+        "ecointegrity:colormap": spec.colormap,
+        "ecointegrity:value_range": list(spec.value_range) if spec.value_range else None,
+        "created": pystac.utils.datetime_to_str(dt.datetime.now(dt.timezone.utc)),
+        **(properties or {}),
+    }
+    item = raster_item(item_id, (period.start, period.end), geobox, assets, props)
+    catalog.write_item(spec.name, item)
+    if register:
+        catalog.register_items(spec.name, [item])
+    return item
+
+
+def prepare_product(catalog: LocalCatalog, spec: ProductSpec) -> None:
+    """Create the product's collection (carrying its spec) if it does not exist yet."""
+    catalog.ensure_collection(
+        spec.name,
+        description=spec.description,
+        extra_fields={PRODUCT_KEY: spec.to_dict(), "title": spec.title},
+    )
+
+
+def spec_from_collection(catalog: LocalCatalog, product: str) -> ProductSpec:
+    """The ProductSpec stored with a product collection."""
+    d = dict(catalog.collection(product).extra_fields[PRODUCT_KEY])
+    d["bands"] = tuple(ProductBand(**b) for b in d["bands"])
+    if d.get("value_range") is not None:
+        d["value_range"] = tuple(d["value_range"])
+    return ProductSpec(**d)

@@ -1,0 +1,141 @@
+"""The main job: the whole chain that exists today, on a small area of Mexico.
+
+Source, in order of preference: ``--data DIR`` (a STAC catalog folder or a GeoTIFF folder);
+the public Earth Search STAC API (Landsat Collection 2 Level-2, no credentials) when it can be
+reached; otherwise the documented scene simulator, and it says so. Then: ingest into a local
+STAC catalog, tile the area on Mexico's national grid, compute the annual data-availability
+product tile by tile (on Dask when a scheduler is given), write COGs and STAC items.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odc.geo.geobox import GeoBox
+from odc.geo.geom import box
+
+from .cube import (
+    CLEAR_OBSERVATIONS,
+    ClearCountTask,
+    LocalCatalog,
+    TimeRange,
+    get_profile,
+    ingest_dataset,
+    ingest_geotiffs,
+    ingest_stac_api,
+    national_grid,
+    prepare_product,
+    run_tiles,
+    tiles_for,
+)
+
+__all__ = ["DEMO_BBOX", "DemoResult", "run_demo", "stac_api_reachable"]
+
+# Bacalar lagoon, Quintana Roo: tropical forest, a large lagoon, a town and farmland.
+DEMO_BBOX = (-88.43, 18.62, -88.37, 18.68)
+DEMO_YEARS = (2022, 2023)
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    source: str
+    catalog: Path
+    products: Path
+    collection: str
+    items: int
+    outputs: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
+    """True when the STAC API answers its landing page within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def demo_geobox(bbox: tuple[float, float, float, float] = DEMO_BBOX) -> GeoBox:
+    """The demo area on Mexico's 30 m national grid (pixel-aligned with its tiles)."""
+    grid = national_grid("mexico")
+    native = box(*bbox, "epsg:4326").to_crs(grid.crs).boundingbox
+    return GeoBox.from_bbox(native, grid.crs, resolution=grid.resolution)
+
+
+def run_demo(
+    out: Path,
+    *,
+    offline: bool = False,
+    data: Path | None = None,
+    sensor: str = "landsat-c2-l2",
+    api_url: str = "https://earth-search.aws.element84.com/v1",
+    years: tuple[int, int] = DEMO_YEARS,
+    scheduler: str | None = None,
+    say: Say = print,
+) -> DemoResult:
+    """Run the chain and return where everything is."""
+    out = Path(out)
+    catalog = LocalCatalog(out / "catalog")
+    products = LocalCatalog(out / "products", title="ecointegrity products")
+    period = TimeRange.years(*years)
+
+    if data is not None:
+        source, collection, items = _from_local(catalog, Path(data), sensor, say)
+    elif not offline and stac_api_reachable(api_url):
+        say(f"STAC API {api_url} is reachable: ingesting Landsat C2 L2 for {DEMO_BBOX}, {period}")
+        report = ingest_stac_api(catalog, "landsat-c2-l2", bbox=DEMO_BBOX, time=period, api_url=api_url,
+                                 max_cloud=70, limit=60)
+        source, collection, items = f"Earth Search ({api_url})", "landsat-c2-l2", report.items_added
+    else:
+        why = "--offline was given" if offline else f"the STAC API {api_url} cannot be reached (no network)"
+        say(f"{why}: using the scene simulator (ecointegrity.cube.simulate, see docs/simulator.md)")
+        source, collection, items = _from_simulator(catalog, years, say)
+
+    tiles = tiles_for(national_grid("mexico"), DEMO_BBOX, clip=True)
+    prepare_product(products, CLEAR_OBSERVATIONS)
+    result = DemoResult(source, out / "catalog", out / "products", collection, items)
+    for year in range(years[0], years[1] + 1):
+        task = ClearCountTask(catalog.root, collection, TimeRange.years(year), products=products.root)
+        run = run_tiles(task, tiles, scheduler=scheduler, description=f"clear observations {year}")
+        products.register_items(CLEAR_OBSERVATIONS.name, list(run.results.values()))
+        result.failed.update({f"{tid} {year}": err for tid, err in run.failed.items()})
+        for item in run.results.values():
+            result.outputs += [Path(a.href) for a in item.assets.values()]
+    return result
+
+
+def _from_local(catalog: LocalCatalog, data: Path, sensor: str, say: Say) -> tuple[str, str, int]:
+    if (data / "catalog.json").exists():
+        local = LocalCatalog(data)
+        collection = local.collections()[0]
+        say(f"using the STAC catalog {data} (collection {collection!r})")
+        catalog.ensure_collection(collection, sensor=local.sensor_profile(collection))
+        n = catalog.add_items(collection, local.items(collection))
+        return f"local catalog {data}", collection, n
+    say(f"ingesting GeoTIFFs from {data} as {sensor}")
+    report = ingest_geotiffs(catalog, data, sensor, sensor=get_profile(sensor))
+    if report.problems:
+        say(str(report))
+    return f"GeoTIFF folder {data}", sensor, report.items_added
+
+
+def _from_simulator(catalog: LocalCatalog, years: tuple[int, int], say: Say) -> tuple[str, str, int]:
+    from .cube.simulate import simulate
+
+    scenes = simulate(demo_geobox(), start_year=years[0], end_year=years[1])
+    collection = "simulated-landsat-c2-l2"
+    profile = get_profile("landsat-c2-l2")
+    # The simulator speaks common band names; Landsat C2 assets are named nir08, swir16, swir22.
+    rename = {common: profile.asset(common) for common in ("nir", "swir1", "swir2")}
+    report = ingest_dataset(catalog, collection, scenes.dataset, sensor=profile, rename=rename)
+    events = ", ".join(f"{e.kind} {e.year}" for e in scenes.events)
+    say(f"simulated {scenes.dataset.sizes['time']} Landsat-like dates on {tuple(scenes.dataset.odc.geobox.shape)} px; "
+        f"known change events: {events}")
+    return "scene simulator (offline)", collection, report.items_added

@@ -1,0 +1,50 @@
+"""Shared fixtures. Real data lives outside the repository (../shared/data, or
+$ECOINTEGRITY_SHARED_DATA); tests that need it skip when it is absent, unless
+ECOINTEGRITY_REQUIRE_DATA=1 (CI), where they fail."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_root() -> Path:
+    env = os.environ.get("ECOINTEGRITY_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def require_data(relative: str) -> Path:
+    """Path of a shared data set; skip (or fail under ECOINTEGRITY_REQUIRE_DATA=1) if absent."""
+    path = _shared_root() / relative
+    if not path.exists():
+        msg = f"shared test data {relative!r} not found under {_shared_root()} (set ECOINTEGRITY_SHARED_DATA)"
+        if os.environ.get("ECOINTEGRITY_REQUIRE_DATA") == "1":
+            pytest.fail(msg + "; required because ECOINTEGRITY_REQUIRE_DATA=1")
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def cbers_dir() -> Path:
+    return require_data("eo/sits/inst/extdata/raster/cbers")
+
+
+@pytest.fixture
+def eopatch_dir() -> Path:
+    return require_data("eo/eo-learn/example_data/TestEOPatch")
+
+
+@pytest.fixture
+def reference_scenes() -> Path:
+    return require_data("eo/eo-learn/example_data/REFERENCE_SCENES.npy")
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    from ecointegrity.cube import LocalCatalog
+
+    return LocalCatalog(tmp_path / "catalog")
