@@ -12,9 +12,10 @@ from ecointegrity.config import Settings
 runner = CliRunner()
 
 
-def test_demo_offline_writes_catalogs_and_cogs(tmp_path):
+def test_demo_offline_writes_catalogs_and_cogs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative output folder, as `make demo` uses
     out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--offline", "--out", str(out)])
+    result = runner.invoke(app, ["demo", "--offline", "--out", "demo"])
     assert result.exit_code == 0, result.output
     assert "scene simulator" in result.output
     catalog = pystac.Catalog.from_file(str(out / "products" / "catalog.json"))

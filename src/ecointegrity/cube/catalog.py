@@ -50,7 +50,8 @@ class LocalCatalog:
     """A static STAC catalog rooted at a local folder or an fsspec URL."""
 
     def __init__(self, root: str | os.PathLike, *, title: str = "ecointegrity catalog"):
-        self.root = str(root)
+        # Absolute, so that hrefs stay valid whatever the working directory of a reader.
+        self.root = os.path.abspath(root) if _io.is_local(root) else str(root).rstrip("/")
         self._title = title
         self._collections: dict[str, pystac.Collection] = {}
         if not _io.exists(self._catalog_json):
@@ -131,6 +132,12 @@ class LocalCatalog:
         """Write an item's JSON without listing it yet (safe from parallel workers)."""
         item.collection_id = collection
         d = item.to_dict(include_self_link=False, transform_hrefs=False)
+        # Data written beside the item are referenced relatively: the catalog can be moved
+        # or uploaded to object storage as a whole.
+        here = self.item_dir(collection, item.id) + "/"
+        for asset in d["assets"].values():
+            if asset["href"].startswith(here):
+                asset["href"] = "./" + asset["href"][len(here) :]
         d["links"] = [
             {"rel": "collection", "href": "../collection.json", "type": "application/json"},
             {"rel": "parent", "href": "../collection.json", "type": "application/json"},
