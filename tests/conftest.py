@@ -48,3 +48,8 @@ def catalog(tmp_path):
     from ecointegrity.cube import LocalCatalog
 
     return LocalCatalog(tmp_path / "catalog")
+
+
+@pytest.fixture(scope="session")
+def yatsm_npz() -> Path:
+    return require_data("eo/yatsm/tests/data/p013r030_r50_n423_b8.npz")

@@ -19,10 +19,11 @@ def test_demo_offline_writes_catalogs_and_cogs(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "scene simulator" in result.output
     catalog = pystac.Catalog.from_file(str(out / "products" / "catalog.json"))
+    assert {c.id for c in catalog.get_children()} == {"geomedian", "tasselled_cap", "ndvi", "ndwi", "ndbi", "bu", "wofs"}
     items = list(catalog.get_items(recursive=True))
-    assert len(items) == 4  # 2 tiles x 2 years
-    for item in items:
-        with rasterio.open(item.assets["clear_count"].get_absolute_href()) as src:
+    assert len(items) == 7 * 2 * 2  # products x tiles x years
+    for item in (it for it in items if it.properties["ecointegrity:product"] == "geomedian"):
+        with rasterio.open(item.assets["count"].get_absolute_href()) as src:
             counts = src.read(1, masked=True)
             assert src.crs.to_epsg() == 6372
         # ~23 dates a year, a third cloudy: most pixels see 10-20 clear dates
@@ -52,6 +53,16 @@ def test_ingest_folder_cli_reports_broken_files(tmp_path, cbers_dir):
     assert "1 items" in result.output and "CBERS-4_AWFI_B13_2017-09-14.tif" in result.output
     listed = runner.invoke(app, ["catalog", "list", "--catalog", str(tmp_path / "cat")])
     assert "cbers" in listed.output and "2017-08-29" in listed.output
+
+
+def test_mosaic_command_refuses_products_a_sensor_cannot_make(tmp_path, cbers_dir):
+    cat = str(tmp_path / "cat")
+    runner.invoke(app, ["ingest", "folder", str(cbers_dir), "--collection", "cbers", "--sensor", "cbers4-awfi", "--catalog", cat])
+    result = runner.invoke(app, ["mosaic", "--collection", "cbers", "--years", "2018", "--bbox=-46.53,-13.92,-46.50,-13.90",
+                                 "--grid", "mexico", "--products", "wofs", "--catalog", cat,
+                                 "--products-catalog", str(tmp_path / "p")])
+    assert result.exit_code == 2
+    assert "wofs needs band(s) swir1, swir2" in result.output
 
 
 def test_cli_errors_are_one_line_with_exit_2(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,7 @@ from .cube import (
     profile_names,
     tiles_for,
 )
+from .mosaics import PRODUCT_NAMES, ProductNotSupportedError, run_mosaics
 
 app = typer.Typer(help="Ecosystem integrity from satellites and sound.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Add source data to the local STAC catalog.", no_args_is_help=True)
@@ -163,6 +165,59 @@ def tiles(
 
 
 @app.command()
+def mosaic(
+    collection: Annotated[str, typer.Option(help="Source collection in the catalog.")],
+    years: Annotated[str, typer.Option(help="Year or range: 2020 or 2018/2022.")],
+    bbox: Annotated[str | None, typer.Option(help="minlon,minlat,maxlon,maxlat")] = None,
+    region: Annotated[Path | None, typer.Option(help="GeoJSON file of the region (instead of --bbox).")] = None,
+    products: Annotated[str | None, typer.Option(help=f"Comma-separated subset of: {', '.join(PRODUCT_NAMES)}.")] = None,
+    grid: Annotated[str, typer.Option(help="National grid: mexico or colombia.")] = "mexico",
+    resolution: Annotated[float, typer.Option(help="Pixel size in metres.")] = 30.0,
+    overwrite: Annotated[bool, typer.Option(help="Recompute products that exist.")] = False,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
+    catalog: CatalogOpt = None,
+    products_catalog: Annotated[Path | None, typer.Option(help="Product catalog (default <data_root>/products).")] = None,
+) -> None:
+    """Annual products (geomedian+MADs, tasselled cap, NDVI, NDWI, NDBI, BU, WOfS), tile by tile."""
+    first, _, last = years.partition("/")
+    try:
+        year_range = range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise typer.BadParameter(f"--years {years!r}: expected 2020 or 2018/2022") from None
+    if (bbox is None) == (region is None):
+        raise typer.BadParameter("give exactly one of --bbox or --region")
+    area = _bbox(bbox) if bbox else _region(region)
+    settings = get_settings()
+    out = str(products_catalog or settings.data_root / "products")
+    try:
+        run = run_mosaics(str(_catalog(catalog).root), collection, out, tiles_for(national_grid(grid, resolution), area),
+                          year_range, products=products.split(",") if products else None, overwrite=overwrite,
+                          scheduler=scheduler or settings.scheduler)
+    except (CubeError, ProductNotSupportedError, KeyError) as exc:
+        _fail(exc)
+    console.print(f"{run.written} product tiles written, {run.skipped} already there; products in {out}")
+    for reason in run.refused.values():
+        console.print(f"[yellow]not made:[/] {reason}")
+    if run.failed:
+        err.print(f"[yellow]{len(run.failed)} tile(s) failed:[/]")
+        for key, why in run.failed.items():
+            err.print(f"  {key}: {why}")
+        raise typer.Exit(1)
+
+
+def _region(path: Path):
+    from odc.geo.geom import Geometry, unary_union
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"--region {path}: cannot read GeoJSON ({exc})") from None
+    features = doc.get("features") or [doc]
+    geoms = [Geometry(f.get("geometry", f), "epsg:4326") for f in features]
+    return unary_union(geoms)
+
+
+@app.command()
 def demo(
     offline: Annotated[bool, typer.Option("--offline", help="Use the scene simulator, not the network.")] = False,
     data: Annotated[Path | None, typer.Option("--data", help="Local data: a STAC catalog or GeoTIFF folder.")] = None,
@@ -185,6 +240,8 @@ def demo(
     console.print(f"products:    {result.products / 'catalog.json'}")
     for path in result.outputs:
         console.print(f"  {path}")
+    for reason in result.refused.values():
+        console.print(f"[yellow]not made:[/] {reason}")
     if result.failed:
         err.print(f"[yellow]{len(result.failed)} tile(s) failed:[/]")
         for key, why in result.failed.items():

@@ -3,8 +3,8 @@
 Source, in order of preference: ``--data DIR`` (a STAC catalog folder or a GeoTIFF folder);
 the public Earth Search STAC API (Landsat Collection 2 Level-2, no credentials) when it can be
 reached; otherwise the documented scene simulator, and it says so. Then: ingest into a local
-STAC catalog, tile the area on Mexico's national grid, compute the annual data-availability
-product tile by tile (on Dask when a scheduler is given), write COGs and STAC items.
+STAC catalog, tile the area on Mexico's national grid, compute the seven annual products tile by
+tile (on Dask when a scheduler is given), write COGs and STAC items.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from odc.geo.geobox import GeoBox
 from odc.geo.geom import box
 
 from .cube import (
-    CLEAR_OBSERVATIONS,
-    ClearCountTask,
     LocalCatalog,
     TimeRange,
     get_profile,
@@ -28,10 +26,9 @@ from .cube import (
     ingest_geotiffs,
     ingest_stac_api,
     national_grid,
-    prepare_product,
-    run_tiles,
     tiles_for,
 )
+from .mosaics import run_mosaics
 
 __all__ = ["DEMO_BBOX", "DemoResult", "run_demo", "stac_api_reachable"]
 
@@ -51,6 +48,7 @@ class DemoResult:
     items: int
     outputs: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
@@ -99,15 +97,12 @@ def run_demo(
         source, collection, items = _from_simulator(catalog, years, say)
 
     tiles = tiles_for(national_grid("mexico"), DEMO_BBOX, clip=True)
-    prepare_product(products, CLEAR_OBSERVATIONS)
-    result = DemoResult(source, out / "catalog", out / "products", collection, items)
-    for year in range(years[0], years[1] + 1):
-        task = ClearCountTask(catalog.root, collection, TimeRange.years(year), products=products.root)
-        run = run_tiles(task, tiles, scheduler=scheduler, description=f"clear observations {year}")
-        products.register_items(CLEAR_OBSERVATIONS.name, list(run.results.values()))
-        result.failed.update({f"{tid} {year}": err for tid, err in run.failed.items()})
-        for item in run.results.values():
-            result.outputs += [Path(a.href) for a in item.assets.values()]
+    run = run_mosaics(catalog.root, collection, products.root, tiles, range(years[0], years[1] + 1),
+                      scheduler=scheduler)
+    result = DemoResult(source, out / "catalog", out / "products", collection, items,
+                        failed=run.failed, refused=run.refused)
+    for product in run.products:
+        result.outputs += [Path(products.item_dir(product, i)) for i in products.item_ids(product)]
     return result
 
 

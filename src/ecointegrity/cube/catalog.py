@@ -30,6 +30,8 @@ from .timerange import TimeRange, to_time_range
 __all__ = ["Catalog", "LocalCatalog", "StacApiCatalog", "open_catalog", "SENSOR_KEY"]
 
 SENSOR_KEY = "ecointegrity:sensor"
+INTERVAL_KEY = "ecointegrity:interval"
+BBOX_KEY = "ecointegrity:bbox"
 
 
 class Catalog(Protocol):
@@ -108,7 +110,7 @@ class LocalCatalog:
             extra_fields=fields,
             license="other",
         )
-        self._write_collection(coll, item_ids=[])
+        self._write_collection(coll, {})
         self._write_catalog_json([*self.collections(), collection])
         return self.collection(collection)
 
@@ -119,8 +121,20 @@ class LocalCatalog:
 
     # -- items ---------------------------------------------------------------------------
     def item_ids(self, collection: str) -> list[str]:
+        return list(self._index(collection))
+
+    def _index(self, collection: str) -> dict[str, dict[str, Any]]:
+        """Item id -> its link, which also carries the item's time interval and bbox.
+
+        Queries filter on these link fields and read only the matching items' JSON: a year of
+        a forty-year archive costs a fortieth of the archive.
+        """
         coll = self.collection(collection)
-        return [link.href.split("/")[-1][: -len(".json")] for link in coll.links if link.rel == "item"]
+        return {
+            link.href.split("/")[-1][: -len(".json")]: link.extra_fields
+            for link in coll.links
+            if link.rel == "item"
+        }
 
     def add_items(self, collection: str, items: Iterable[pystac.Item]) -> int:
         """Write items (replacing any with the same id) and list them in the collection."""
@@ -155,14 +169,15 @@ class LocalCatalog:
         if not items:
             return
         coll = self.collection(collection)
-        ids = self.item_ids(collection)
-        known = set(ids)
+        index = self._index(collection)
         for item in items:
-            if item.id not in known:
-                ids.append(item.id)
-                known.add(item.id)
+            start, end = _item_interval(item)
+            index[item.id] = {
+                INTERVAL_KEY: [pystac.utils.datetime_to_str(start), pystac.utils.datetime_to_str(end)],
+                BBOX_KEY: list(item.bbox) if item.bbox else None,
+            }
         coll.extent = _merge_extent(coll.extent, list(items))
-        self._write_collection(coll, ids)
+        self._write_collection(coll, index)
 
     def items(
         self,
@@ -172,16 +187,24 @@ class LocalCatalog:
         time: TimeRange | str | tuple | None = None,
     ) -> list[pystac.Item]:
         """Items of a collection intersecting a lon/lat ``bbox`` and a time range, by date."""
-        ids = self.item_ids(collection)
+        trange = to_time_range(time) if time is not None else None
+        ids = []
+        for item_id, fields in self._index(collection).items():
+            interval, box = fields.get(INTERVAL_KEY), fields.get(BBOX_KEY)
+            if trange is not None and interval and not trange.overlaps(*map(pystac.utils.str_to_datetime, interval)):
+                continue
+            if bbox is not None and box and not _bbox_overlap(bbox, box):
+                continue
+            ids.append(item_id)
         paths = [_io.join(self.item_dir(collection, i), f"{i}.json") for i in ids]
         with ThreadPoolExecutor(max_workers=8) as pool:
             dicts = list(pool.map(_io.read_json, paths))
-        trange = to_time_range(time) if time is not None else None
         out = []
         for path, d in zip(paths, dicts):
             item = pystac.Item.from_dict(d, preserve_dict=False)
             item.set_self_href(path)
             item.make_asset_hrefs_absolute()
+            # links written by other tools carry no index fields: check the item itself
             if trange is not None and not trange.overlaps(*_item_interval(item)):
                 continue
             if bbox is not None and item.bbox is not None and not _bbox_overlap(bbox, item.bbox):
@@ -191,12 +214,15 @@ class LocalCatalog:
         return out
 
     # -- writing -------------------------------------------------------------------------
-    def _write_collection(self, coll: pystac.Collection, item_ids: list[str]) -> None:
+    def _write_collection(self, coll: pystac.Collection, index: dict[str, dict[str, Any]]) -> None:
         d = coll.to_dict(include_self_link=False, transform_hrefs=False)
         d["links"] = [
             {"rel": "root", "href": "../catalog.json", "type": "application/json"},
             {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
-        ] + [{"rel": "item", "href": f"./{i}/{i}.json", "type": "application/geo+json"} for i in item_ids]
+        ] + [
+            {"rel": "item", "href": f"./{i}/{i}.json", "type": "application/geo+json", **fields}
+            for i, fields in index.items()
+        ]
         path = self._collection_json(coll.id)
         _io.write_json_atomic(path, d)
         self._collections.pop(coll.id, None)

@@ -261,6 +261,7 @@ def ingest_dataset(
     rename: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     max_workers: int = 4,
+    geobox: GeoBox | None = None,
 ) -> IngestReport:
     """Write a georeferenced (time, y, x) Dataset as one COG per date and variable, plus items.
 
@@ -272,8 +273,9 @@ def ingest_dataset(
         sensor: profile giving scale/offset/mask of the variables.
         rename: variable -> asset key (e.g. ``{"nir": "nir08"}`` for Landsat C2).
         progress: called with the number of dates written so far.
+        geobox: the grid, when the coordinates cannot tell it (a single row or column).
     """
-    geobox = dataset.odc.geobox
+    geobox = geobox or dataset.odc.geobox
     if geobox is None or geobox.crs is None:
         raise UnknownCRSError(f"dataset for {collection!r}", "attach a CRS with odc.geo assign_crs")
     if "time" not in dataset.dims:
@@ -347,7 +349,7 @@ def ingest_arrays(
         coords=coords,
     )
     ds = assign_crs(ds.assign_coords(xr_coords(geobox)), crs=geobox.crs)
-    return ingest_dataset(catalog, collection, ds, sensor=sensor)
+    return ingest_dataset(catalog, collection, ds, sensor=sensor, geobox=geobox)
 
 
 def ingest_eopatch(
@@ -392,7 +394,7 @@ def ingest_eopatch(
         raise NoDataError(f"{root}: no time-dependent feature to ingest ({report.problems or 'none found'})")
     ds = xr.Dataset({n: (("time", "y", "x"), a) for n, a in zip(names, arrays)}, coords={"time": pd.DatetimeIndex(times)})
     ds = assign_crs(ds.assign_coords(xr_coords(geobox)), crs=geobox.crs)
-    inner = ingest_dataset(catalog, collection, ds, sensor=sensor)
+    inner = ingest_dataset(catalog, collection, ds, sensor=sensor, geobox=geobox)
     inner.problems[:0] = report.problems
     return inner
 

@@ -117,9 +117,13 @@ def write_product(
         The written item.
     """
     period = to_time_range(period)
-    geobox = data.odc.geobox
-    if geobox is None or geobox.shape != tile.geobox.shape or geobox.affine != tile.geobox.affine:
-        raise ValueError(f"{spec.name}: data grid does not match tile {tile.id}")
+    geobox = tile.geobox
+    shape = (data.sizes.get("y"), data.sizes.get("x"))
+    grid_x, grid_y = (geobox.coords[d].values for d in ("x", "y"))
+    if shape != tuple(geobox.shape) or not (
+        np.allclose(data["x"].values, grid_x) and np.allclose(data["y"].values, grid_y)
+    ):
+        raise ValueError(f"{spec.name}: data grid {shape} does not match tile {tile.id} {tuple(geobox.shape)}")
     if register:
         prepare_product(catalog, spec)
     item_id = product_item_id(spec.name, tile, period)

@@ -307,3 +307,17 @@ SENTINEL2_L1C_EOPATCH = register_profile(
         unscaled=("NDVI", "CLP", "CLP_MULTI", "CLP_S2C"),
     )
 )
+
+LANDSAT_SR_CFMASK = register_profile(
+    SensorProfile(
+        name="landsat-sr-cfmask",
+        description="Landsat 4-7 surface reflectance stacks (LEDAPS/ESPA, x 10 000) with CFmask "
+        "(0 clear land, 1 water, 2 shadow, 3 snow, 4 cloud, 255 fill), as in yatsm's landsat_stack",
+        bands={"blue": "B1", "green": "B2", "red": "B3", "nir": "B4", "swir1": "B5", "swir2": "B7"},
+        scale=0.0001,
+        offset=0.0,
+        nodata=-9999,
+        mask_band="cfmask",
+        mask=ClassMask(clear_values=(0, 1)),
+    )
+)

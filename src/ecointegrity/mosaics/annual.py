@@ -1,0 +1,76 @@
+"""Annual products of one block of clear observations: a pure function over xarray."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import xarray as xr
+
+from ._percentiles_numba import nanpercentiles_numba
+from .geomedian import EPS, MAXITERS, geomad
+from .indices import built_up, mndwi, ndbi, ndvi, ndwi, tasselled_cap
+from .products import NDVI_PERCENTILES, PRODUCTS, REFLECTANCE_BANDS, ProductNotSupportedError, supported_products
+from .wofs import wofs_summary
+
+__all__ = ["annual_products", "ndvi_percentiles"]
+
+
+def ndvi_percentiles(series: xr.DataArray, percentiles: tuple[int, ...] = NDVI_PERCENTILES) -> xr.Dataset:
+    """Per-pixel percentiles over ``time`` of an NDVI series (NaN = not clear), as ``ndvi_pNN``."""
+    values = np.asarray(series.transpose("time", "y", "x").values, dtype=np.float32)
+    q = np.empty((len(percentiles), *values.shape[1:]), np.float32)
+    nanpercentiles_numba(values, np.asarray(percentiles, np.float64), q)
+    dims = ("y", "x")
+    coords = {k: v for k, v in series.coords.items() if "time" not in v.dims}
+    return xr.Dataset({f"ndvi_p{p}": (dims, q[k].astype(np.float32)) for k, p in enumerate(percentiles)}, coords=coords)
+
+
+def annual_products(
+    ds: xr.Dataset,
+    products: Iterable[str] | None = None,
+    *,
+    eps: float = EPS,
+    maxiters: int = MAXITERS,
+    device: str = "auto",
+) -> dict[str, xr.Dataset]:
+    """Compute annual products from a year of clear reflectance.
+
+    Args:
+        ds: (time, y, x) float32 reflectance on common band names, NaN where not clear
+            (as :func:`ecointegrity.cube.load` returns it), in memory.
+        products: product names (default: every product the bands support).
+        eps, maxiters, device: geomedian settings.
+    Returns:
+        Product name -> (y, x) Dataset whose variables are the product's bands, in physical units.
+    Raises:
+        ProductNotSupportedError: a requested product needs a band ``ds`` lacks.
+    """
+    bands = [b for b in REFLECTANCE_BANDS if b in ds.data_vars]
+    wanted = list(products) if products is not None else None
+    ok, refused = supported_products(bands, wanted)
+    if wanted is not None and refused:
+        raise ProductNotSupportedError("; ".join(refused.values()) + f". Supported here: {', '.join(ok) or 'none'}")
+    out: dict[str, xr.Dataset] = {}
+    needs_gm = any(not PRODUCTS[p].uses_series or p == "ndvi" for p in ok)
+    gm = geomad(ds, bands, eps=eps, maxiters=maxiters, device=device) if needs_gm else None
+    for name in ok:
+        if name == "geomedian":
+            out[name] = gm
+        elif name == "tasselled_cap":
+            out[name] = xr.Dataset(tasselled_cap(*(gm[b] for b in REFLECTANCE_BANDS)))
+        elif name == "ndvi":
+            out[name] = ndvi_percentiles(ndvi(ds.red, ds.nir)).assign(ndvi=ndvi(gm.red, gm.nir))
+        elif name == "ndwi":
+            result = xr.Dataset({"ndwi": ndwi(gm.green, gm.nir)})
+            if "swir1" in gm:
+                result["mndwi"] = mndwi(gm.green, gm.swir1)
+            out[name] = result
+        elif name == "ndbi":
+            out[name] = xr.Dataset({"ndbi": ndbi(gm.nir, gm.swir1)})
+        elif name == "bu":
+            out[name] = xr.Dataset({"bu": built_up(gm.red, gm.nir, gm.swir1)})
+        elif name == "wofs":
+            out[name] = wofs_summary(ds)
+    spatial = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}
+    return {name: result.assign_coords(spatial) for name, result in out.items()}
