@@ -45,7 +45,8 @@ def _run(args: tuple[str, str, int, str, "mp.Queue"]) -> None:
     catalog, out, year, kernel, queue = args
     from ecointegrity.cube import LocalCatalog, Tile
     from ecointegrity.cube.load import native_geobox
-    from ecointegrity.mosaics import MosaicTask, geomedian as gm_module
+    from ecointegrity.mosaics import MosaicTask
+    from ecointegrity.mosaics import geomedian as gm_module
     from ecointegrity.mosaics.products import PRODUCT_NAMES, REFLECTANCE_BANDS
 
     inner = _geomad_backend() if kernel == "geomad" else gm_module.geomedian_mads

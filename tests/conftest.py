@@ -28,17 +28,17 @@ def require_data(relative: str) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cbers_dir() -> Path:
     return require_data("eo/sits/inst/extdata/raster/cbers")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def eopatch_dir() -> Path:
     return require_data("eo/eo-learn/example_data/TestEOPatch")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def reference_scenes() -> Path:
     return require_data("eo/eo-learn/example_data/REFERENCE_SCENES.npy")
 
@@ -53,3 +53,19 @@ def catalog(tmp_path):
 @pytest.fixture(scope="session")
 def yatsm_npz() -> Path:
     return require_data("eo/yatsm/tests/data/p013r030_r50_n423_b8.npz")
+
+
+_REPORT: list[str] = []
+
+
+@pytest.fixture
+def report():
+    """Lines for the end-of-run summary (figures a reviewer wants to see, e.g. accuracies)."""
+    return _REPORT.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORT:
+        terminalreporter.section("ecointegrity figures")
+        for line in _REPORT:
+            terminalreporter.write_line(line)

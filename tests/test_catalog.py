@@ -8,7 +8,15 @@ import pystac
 import pytest
 from pystac.extensions.raster import RasterExtension
 
-from ecointegrity.cube import CatalogError, LocalCatalog, ingest_arrays, load, national_grid, tiles_for, to_time_range
+from ecointegrity.cube import (
+    CatalogError,
+    LocalCatalog,
+    ingest_arrays,
+    load,
+    national_grid,
+    tiles_for,
+    to_time_range,
+)
 
 TILE = tiles_for(national_grid("mexico", 30, 16), (-88.40, 18.65, -88.399, 18.651))[0]
 

@@ -1,8 +1,11 @@
 """The command line: the demo runs offline end to end; errors are one clear line, exit 2."""
 
+import os
+import re
 import shutil
 
 import pystac
+import pytest
 import rasterio
 from typer.testing import CliRunner
 
@@ -12,16 +15,26 @@ from ecointegrity.config import Settings
 runner = CliRunner()
 
 
-def test_demo_offline_writes_catalogs_and_cogs(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a relative output folder, as `make demo` uses
-    out = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--offline", "--out", "demo"])
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    cwd = os.getcwd()
+    os.chdir(root)  # a relative output folder, as `make demo` uses
+    try:
+        result = runner.invoke(app, ["demo", "--offline", "--out", "demo"])
+    finally:
+        os.chdir(cwd)
+    return result, root / "demo"
+
+
+def test_demo_offline_writes_catalogs_and_cogs(demo_run):
+    result, out = demo_run
     assert result.exit_code == 0, result.output
     assert "scene simulator" in result.output
     catalog = pystac.Catalog.from_file(str(out / "products" / "catalog.json"))
     assert {c.id for c in catalog.get_children()} == {"geomedian", "tasselled_cap", "ndvi", "ndwi", "ndbi", "bu", "wofs"}
     items = list(catalog.get_items(recursive=True))
-    assert len(items) == 7 * 2 * 2  # products x tiles x years
+    assert len(items) == 7 * 2 * 3  # products x tiles x years
     for item in (it for it in items if it.properties["ecointegrity:product"] == "geomedian"):
         with rasterio.open(item.assets["count"].get_absolute_href()) as src:
             counts = src.read(1, masked=True)
@@ -29,9 +42,43 @@ def test_demo_offline_writes_catalogs_and_cogs(tmp_path, monkeypatch):
         # ~23 dates a year, a third cloudy: most pixels see 10-20 clear dates
         assert 8 < float(counts.mean()) < 23
     assert str(out / "products") in result.output.replace("\n", "")
-    # a second run over the same output resumes cleanly
-    again = runner.invoke(app, ["demo", "--offline", "--out", str(out)])
-    assert again.exit_code == 0, again.output
+
+
+def test_demo_maps_land_cover_and_change(demo_run):
+    result, out = demo_run
+    maps = pystac.Catalog.from_file(str(out / "landcover" / "catalog.json"))
+    assert len(list(maps.get_items(recursive=True))) == 2 * 3
+    agreement = float(re.search(r"agrees with the truth on ([\d.]+)%", result.output).group(1))
+    assert agreement > 90
+    change = out / "change" / "change-simulator-8-2021-2023.gpkg"
+    import geopandas as gpd
+
+    polygons = gpd.read_file(change)
+    # the simulator's deforestation: forest (1) to cropland (4), some 50 ha
+    defo = polygons[(polygons["from"] == 1) & (polygons["to"] == 4)]
+    assert 40 < defo["area_ha"].sum() < 70
+
+
+def test_landcover_commands_train_map_change(demo_run, tmp_path):
+    _, out = demo_run
+    label_raster = next((out / "landcover").rglob("class.tif"))  # any land-cover map is a label raster
+    common = ["--bbox=-88.43,18.62,-88.37,18.68", "--products-catalog", str(out / "products")]
+    model = tmp_path / "model.joblib"
+    trained = runner.invoke(app, ["landcover", "train", "--reference", str(label_raster), "--scheme", "simulator-8",
+                                  "--year", "2021", "--out", str(model), "--per-class", "300", *common])
+    assert trained.exit_code == 0, trained.output
+    assert "spatial-block cross-validation: overall accuracy" in trained.output and model.exists()
+    assert (tmp_path / "model.joblib.json").exists()
+    mapped = runner.invoke(app, ["landcover", "map", "--model", str(model), "--years", "2021/2023", *common,
+                                 "--maps-catalog", str(tmp_path / "maps"), "--mode", "object"])
+    assert mapped.exit_code == 0, mapped.output
+    changed = runner.invoke(app, ["landcover", "change", "--scheme", "simulator-8", "--from", "2021", "--to", "2023",
+                                  "--out", str(tmp_path / "change"), *common, "--maps-catalog", str(tmp_path / "maps")])
+    assert changed.exit_code == 0, changed.output
+    assert (tmp_path / "change" / "change-simulator-8-2021-2023-matrix-ha.csv").exists()
+    bad = runner.invoke(app, ["landcover", "train", "--reference", str(tmp_path / "missing.gpkg"), "--column", "x",
+                              "--scheme", "simulator-8", "--year", "2021", "--out", str(model), *common])
+    assert bad.exit_code == 2 and "missing.gpkg: cannot read reference polygons" in bad.output
 
 
 def test_demo_on_local_geotiffs(tmp_path, cbers_dir):

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import rasterio
 
-from ecointegrity.cube import LocalCatalog, Tile, get_profile, ingest_dataset, national_grid, tiles_for
+from ecointegrity.cube import (
+    LocalCatalog,
+    Tile,
+    get_profile,
+    ingest_dataset,
+    national_grid,
+    tiles_for,
+)
 from ecointegrity.cube.simulate import simulate
 from ecointegrity.mosaics import MosaicTask, run_mosaics
 from ecointegrity.mosaics.pipeline import block_rows_for

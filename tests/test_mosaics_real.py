@@ -9,7 +9,14 @@ import rasterio
 from affine import Affine
 from odc.geo.geobox import GeoBox
 
-from ecointegrity.cube import LocalCatalog, Tile, ingest_arrays, ingest_eopatch, ingest_geotiffs, load
+from ecointegrity.cube import (
+    LocalCatalog,
+    Tile,
+    ingest_arrays,
+    ingest_eopatch,
+    ingest_geotiffs,
+    load,
+)
 from ecointegrity.cube.load import native_geobox
 from ecointegrity.mosaics import ProductNotSupportedError, ndvi_percentiles, run_mosaics
 

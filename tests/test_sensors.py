@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from ecointegrity.cube.errors import MissingBandError, UnknownSensorError
 from ecointegrity.cube.sensors import (
     LANDSAT_QA_BITS,
     LandsatQAMask,
@@ -8,7 +9,6 @@ from ecointegrity.cube.sensors import (
     get_profile,
     sentinel2_offset,
 )
-from ecointegrity.cube.errors import MissingBandError, UnknownSensorError
 
 # Landsat 8-9 Collection 2 QA_PIXEL values and their documented meaning
 # (USGS LSDS-1619 Science Product Guide, pixel quality assessment table).

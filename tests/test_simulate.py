@@ -173,7 +173,7 @@ def test_clear_dns_encode_truth_reflectance(sim: SimulatedScenes):
 
 def test_qa_bits_match_truth(sim: SimulatedScenes):
     qa, truth = sim.dataset.qa_pixel.values, sim.truth
-    cloud, shadow, clear = truth.cloud.values, truth.shadow.values, truth.clear.values
+    cloud, shadow = truth.cloud.values, truth.shadow.values
     np.testing.assert_array_equal(bit(qa, 3), cloud)
     np.testing.assert_array_equal(bit(qa, 4), shadow)
     # USGS: the clear bit means "neither cloud nor dilated cloud"; shadows keep it.
@@ -318,7 +318,9 @@ def test_events_are_contiguous_patches_recorded_in_truth(sim: SimulatedScenes):
         assert e.start.year == e.year
         patches.append(mask)
     assert (np.sum(patches, axis=0) <= 1).all()
-    assert [e.year for e in sorted(sim.events, key=lambda e: e.kind)] == [2020, 2019, 2021]
+    # deforestation, flooding, urban growth: with three years the permanent changes all happen
+    # before the last one, whose composites show them complete
+    assert [e.year for e in sorted(sim.events, key=lambda e: e.kind)] == [2020, 2019, 2020]
 
 
 def test_deforestation(sim: SimulatedScenes):

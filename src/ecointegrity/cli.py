@@ -22,7 +22,16 @@ from .cube import (
     ingest_stac_api,
     national_grid,
     profile_names,
+    region_geobox,
     tiles_for,
+)
+from .landcover import (
+    list_schemes,
+    load_scheme,
+    map_change,
+    reference_labels,
+    run_landcover,
+    train_model,
 )
 from .mosaics import PRODUCT_NAMES, ProductNotSupportedError, run_mosaics
 
@@ -31,6 +40,8 @@ ingest_app = typer.Typer(help="Add source data to the local STAC catalog.", no_a
 catalog_app = typer.Typer(help="Inspect the local STAC catalog.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(catalog_app, name="catalog")
+landcover_app = typer.Typer(help="Land cover and land-cover change (MAD-Mex).", no_args_is_help=True)
+app.add_typer(landcover_app, name="landcover")
 
 console = Console(soft_wrap=True)  # paths and reports must stay copyable
 err = Console(stderr=True, soft_wrap=True)
@@ -179,14 +190,8 @@ def mosaic(
     products_catalog: Annotated[Path | None, typer.Option(help="Product catalog (default <data_root>/products).")] = None,
 ) -> None:
     """Annual products (geomedian+MADs, tasselled cap, NDVI, NDWI, NDBI, BU, WOfS), tile by tile."""
-    first, _, last = years.partition("/")
-    try:
-        year_range = range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise typer.BadParameter(f"--years {years!r}: expected 2020 or 2018/2022") from None
-    if (bbox is None) == (region is None):
-        raise typer.BadParameter("give exactly one of --bbox or --region")
-    area = _bbox(bbox) if bbox else _region(region)
+    year_range = _years(years)
+    area = _area(bbox, region)
     settings = get_settings()
     out = str(products_catalog or settings.data_root / "products")
     try:
@@ -198,11 +203,7 @@ def mosaic(
     console.print(f"{run.written} product tiles written, {run.skipped} already there; products in {out}")
     for reason in run.refused.values():
         console.print(f"[yellow]not made:[/] {reason}")
-    if run.failed:
-        err.print(f"[yellow]{len(run.failed)} tile(s) failed:[/]")
-        for key, why in run.failed.items():
-            err.print(f"  {key}: {why}")
-        raise typer.Exit(1)
+    _report_failed(run.failed)
 
 
 def _region(path: Path):
@@ -215,6 +216,144 @@ def _region(path: Path):
     features = doc.get("features") or [doc]
     geoms = [Geometry(f.get("geometry", f), "epsg:4326") for f in features]
     return unary_union(geoms)
+
+
+def _area(bbox: str | None, region: Path | None):
+    if (bbox is None) == (region is None):
+        raise typer.BadParameter("give exactly one of --bbox or --region")
+    return _bbox(bbox) if bbox else _region(region)
+
+
+ProductsOpt = Annotated[Path | None, typer.Option("--products-catalog", help="Product catalog (default <data_root>/products).")]
+MapsOpt = Annotated[Path | None, typer.Option("--maps-catalog", help="Land-cover catalog (default <data_root>/landcover).")]
+BboxOpt = Annotated[str | None, typer.Option(help="minlon,minlat,maxlon,maxlat")]
+RegionOpt = Annotated[Path | None, typer.Option(help="GeoJSON file of the region (instead of --bbox).")]
+GridOpt = Annotated[str, typer.Option(help="National grid: mexico or colombia.")]
+
+
+def _products(path: Path | None) -> LocalCatalog:
+    return LocalCatalog(path or get_settings().data_root / "products")
+
+
+def _maps(path: Path | None) -> LocalCatalog:
+    return LocalCatalog(path or get_settings().data_root / "landcover")
+
+
+@landcover_app.command("schemes")
+def landcover_schemes(qml: Annotated[Path | None, typer.Option(help="Write QGIS styles (.qml) of every scheme here.")] = None) -> None:
+    """Class schemes available (packaged), optionally exporting their QGIS styles."""
+    table = Table("scheme", "version", "classes", "title")
+    for name in list_schemes():
+        sch = load_scheme(name)
+        table.add_row(sch.name, sch.version, str(len(sch.codes)), sch.title)
+        if qml:
+            qml.mkdir(parents=True, exist_ok=True)
+            sch.to_qml(qml / f"{sch.name}.qml")
+    console.print(table)
+
+
+@landcover_app.command("train")
+def landcover_train(
+    reference: Annotated[Path, typer.Option(help="Reference polygons (GPKG, SHP, GeoParquet) or label raster.")],
+    scheme: Annotated[str, typer.Option(help="Class scheme of the reference (name or JSON file).")],
+    year: Annotated[int, typer.Option(help="Year of the annual products to train on.")],
+    out: Annotated[Path, typer.Option(help="Model file to write (.joblib; a .json model card goes beside it).")],
+    column: Annotated[str | None, typer.Option(help="Class column of reference polygons.")] = None,
+    recipe: Annotated[str, typer.Option(help="Feature recipe.")] = "madmex-landsat",
+    algorithm: Annotated[str, typer.Option(help="lightgbm or random_forest.")] = "lightgbm",
+    per_class: Annotated[int, typer.Option(help="Samples per class (cap).")] = 2000,
+    block_px: Annotated[int, typer.Option(help="Spatial block size for cross-validation (pixels).")] = 32,
+    bbox: BboxOpt = None,
+    region: RegionOpt = None,
+    grid: GridOpt = "mexico",
+    resolution: Annotated[float, typer.Option(help="Pixel size in metres.")] = 30.0,
+    products_catalog: ProductsOpt = None,
+) -> None:
+    """Train a land-cover model on reference data; prints its spatial-block cross-validation."""
+    geobox = region_geobox(national_grid(grid, resolution), _area(bbox, region))
+    try:
+        labels = reference_labels(reference, geobox, column=column, nodata=load_scheme(scheme).nodata)
+        model = train_model(_products(products_catalog), geobox, year, labels, scheme=load_scheme(scheme).name,
+                            recipe=recipe, algorithm=algorithm, per_class=per_class, block_px=block_px)
+    except (CubeError, ValueError, KeyError) as exc:
+        _fail(exc)
+    model.save(out)
+    cv = model.cv_report_
+    console.print(f"model {out} ({model.algorithm}, recipe {model.recipe.name}, {sum(model.class_counts_.values())} samples)")
+    if cv.get("folds"):
+        console.print(f"spatial-block cross-validation: overall accuracy {cv['overall_accuracy']:.3f}, kappa {cv['kappa']:.3f}")
+        table = Table("class", "user's", "producer's", "F1", "support")
+        for code, row in cv["per_class"].items():
+            table.add_row(code, *(f"{row[k]:.3f}" if row[k] is not None else "-" for k in ("user_accuracy", "producer_accuracy", "f1")),
+                          str(row["support"]))
+        console.print(table)
+    else:
+        console.print(f"[yellow]{cv.get('note')}[/]")
+
+
+@landcover_app.command("map")
+def landcover_map(
+    model: Annotated[Path, typer.Option(help="Model file from `landcover train`.")],
+    years: Annotated[str, typer.Option(help="Year or range: 2020 or 2018/2022.")],
+    mode: Annotated[str, typer.Option(help="pixel or object (SLIC segments, as MAD-Mex).")] = "pixel",
+    mmu_ha: Annotated[float, typer.Option(help="Minimum mapping unit in hectares.")] = 0.5,
+    bbox: BboxOpt = None,
+    region: RegionOpt = None,
+    grid: GridOpt = "mexico",
+    resolution: Annotated[float, typer.Option(help="Pixel size in metres.")] = 30.0,
+    overwrite: Annotated[bool, typer.Option(help="Recompute maps that exist.")] = False,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
+    products_catalog: ProductsOpt = None,
+    maps_catalog: MapsOpt = None,
+) -> None:
+    """Land-cover maps tile by tile: class COG (with colour table) and confidence COG."""
+    run = run_landcover(str(model), _products(products_catalog).root, _maps(maps_catalog).root,
+                        tiles_for(national_grid(grid, resolution), _area(bbox, region)), _years(years),
+                        mode=mode, mmu_ha=mmu_ha, overwrite=overwrite, scheduler=scheduler or get_settings().scheduler)
+    console.print(f"{len(run.written)} map tiles written, {run.skipped} already there; maps in {_maps(maps_catalog).root}")
+    _report_failed(run.failed)
+
+
+@landcover_app.command("change")
+def landcover_change(
+    scheme: Annotated[str, typer.Option(help="Class scheme of the maps.")],
+    before: Annotated[int, typer.Option("--from", help="First year.")],
+    after: Annotated[int, typer.Option("--to", help="Second year.")],
+    out: Annotated[Path, typer.Option(help="Output folder (from-to COG, GeoPackage, matrix CSV).")],
+    mmu_ha: Annotated[float, typer.Option(help="Minimum mapping unit in hectares.")] = 0.5,
+    no_spectral: Annotated[bool, typer.Option("--no-spectral", help="Plain post-classification comparison.")] = False,
+    bbox: BboxOpt = None,
+    region: RegionOpt = None,
+    grid: GridOpt = "mexico",
+    resolution: Annotated[float, typer.Option(help="Pixel size in metres.")] = 30.0,
+    products_catalog: ProductsOpt = None,
+    maps_catalog: MapsOpt = None,
+) -> None:
+    """Change between two years' maps, backed by spectral evidence from the geomedians."""
+    geobox = region_geobox(national_grid(grid, resolution), _area(bbox, region))
+    try:
+        result = map_change(_maps(maps_catalog), _products(products_catalog), load_scheme(scheme).name, geobox, before, after,
+                            out, mmu_ha=mmu_ha, spectral_evidence=not no_spectral)
+    except (CubeError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"{int(result.result.changed.sum())} px changed; {result.raster}, {result.polygons}, {result.matrix_csv}")
+    console.print(result.matrix.round(1).to_string())
+
+
+def _years(text: str) -> range:
+    first, _, last = text.partition("/")
+    try:
+        return range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise typer.BadParameter(f"--years {text!r}: expected 2020 or 2018/2022") from None
+
+
+def _report_failed(failed: dict[str, str]) -> None:
+    if failed:
+        err.print(f"[yellow]{len(failed)} tile(s) failed:[/]")
+        for key, why in failed.items():
+            err.print(f"  {key}: {why}")
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -242,6 +381,8 @@ def demo(
         console.print(f"  {path}")
     for reason in result.refused.values():
         console.print(f"[yellow]not made:[/] {reason}")
+    for line in result.findings:
+        console.print(line)
     if result.failed:
         err.print(f"[yellow]{len(result.failed)} tile(s) failed:[/]")
         for key, why in result.failed.items():

@@ -4,7 +4,9 @@ Source, in order of preference: ``--data DIR`` (a STAC catalog folder or a GeoTI
 the public Earth Search STAC API (Landsat Collection 2 Level-2, no credentials) when it can be
 reached; otherwise the documented scene simulator, and it says so. Then: ingest into a local
 STAC catalog, tile the area on Mexico's national grid, compute the seven annual products tile by
-tile (on Dask when a scheduler is given), write COGs and STAC items.
+tile (on Dask when a scheduler is given), write COGs and STAC items; where reference land cover
+exists (the simulator's truth), train a land-cover model, map every year and map the change
+between the first and the last year.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odc.geo.geobox import GeoBox
-from odc.geo.geom import box
 
 from .cube import (
     LocalCatalog,
@@ -26,15 +27,18 @@ from .cube import (
     ingest_geotiffs,
     ingest_stac_api,
     national_grid,
+    read_product,
+    region_geobox,
     tiles_for,
 )
+from .landcover import landcover_spec, map_change, run_landcover, train_model
 from .mosaics import run_mosaics
 
 __all__ = ["DEMO_BBOX", "DemoResult", "run_demo", "stac_api_reachable"]
 
 # Bacalar lagoon, Quintana Roo: tropical forest, a large lagoon, a town and farmland.
 DEMO_BBOX = (-88.43, 18.62, -88.37, 18.68)
-DEMO_YEARS = (2022, 2023)
+DEMO_YEARS = (2021, 2023)
 
 Say = Callable[[str], None]
 
@@ -49,6 +53,7 @@ class DemoResult:
     outputs: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
 
 
 def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
@@ -62,9 +67,7 @@ def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
 
 def demo_geobox(bbox: tuple[float, float, float, float] = DEMO_BBOX) -> GeoBox:
     """The demo area on Mexico's 30 m national grid (pixel-aligned with its tiles)."""
-    grid = national_grid("mexico")
-    native = box(*bbox, "epsg:4326").to_crs(grid.crs).boundingbox
-    return GeoBox.from_bbox(native, grid.crs, resolution=grid.resolution)
+    return region_geobox(national_grid("mexico"), bbox)
 
 
 def run_demo(
@@ -84,6 +87,7 @@ def run_demo(
     products = LocalCatalog(out / "products", title="ecointegrity products")
     period = TimeRange.years(*years)
 
+    reference = None
     if data is not None:
         source, collection, items = _from_local(catalog, Path(data), sensor, say)
     elif not offline and stac_api_reachable(api_url):
@@ -94,7 +98,7 @@ def run_demo(
     else:
         why = "--offline was given" if offline else f"the STAC API {api_url} cannot be reached (no network)"
         say(f"{why}: using the scene simulator (ecointegrity.cube.simulate, see docs/simulator.md)")
-        source, collection, items = _from_simulator(catalog, years, say)
+        source, collection, items, reference = _from_simulator(catalog, years, say)
 
     tiles = tiles_for(national_grid("mexico"), DEMO_BBOX, clip=True)
     run = run_mosaics(catalog.root, collection, products.root, tiles, range(years[0], years[1] + 1),
@@ -103,7 +107,37 @@ def run_demo(
                         failed=run.failed, refused=run.refused)
     for product in run.products:
         result.outputs += [Path(products.item_dir(product, i)) for i in products.item_ids(product)]
+    if reference is None:
+        result.findings.append("land cover: no reference data for this area (the offline simulator brings its own)")
+    elif not run.failed:
+        _landcover(out, products, tiles, years, reference, result, say)
     return result
+
+
+def _landcover(out: Path, products: LocalCatalog, tiles, years: tuple[int, int], reference, result: DemoResult,
+               say: Say) -> None:
+    """Train on the first year's reference, map every year, map change first -> last year."""
+    geobox = demo_geobox()
+    scheme = "simulator-8"
+    say(f"land cover: training on the {years[0]} reference ({scheme}), spatial-block cross-validation")
+    model = train_model(products, geobox, years[0], reference.sel(year=years[0]).values.astype("int32"),
+                        scheme=scheme, per_class=800, block_px=25)
+    model_path = model.save(out / "models" / f"landcover-{scheme}.joblib")
+    maps = LocalCatalog(out / "landcover", title="ecointegrity land cover")
+    run = run_landcover(str(model_path), products.root, maps.root, tiles, range(years[0], years[1] + 1))
+    result.failed.update(run.failed)
+    change = map_change(maps, products, scheme, geobox, years[0], years[1], out / "change")
+    cv = model.cv_report_
+    last = read_product(maps, landcover_spec(scheme).name, years[1], geobox, ["class"])["class"].values
+    accuracy = float((last == reference.sel(year=years[1]).values).mean())
+    result.findings += [
+        f"land cover model {model_path} (cross-validated overall accuracy {cv['overall_accuracy']:.3f})",
+        f"land-cover maps in {maps.root}/catalog.json; {years[1]} map agrees with the truth on {accuracy:.1%} of pixels",
+        f"change {years[0]}->{years[1]}: {int(change.result.changed.sum())} px ({change.result.changed.sum() * 0.09:.1f} ha) "
+        f"in {change.raster}, {change.polygons}, {change.matrix_csv}",
+    ]
+    result.outputs += [Path(maps.item_dir(landcover_spec(scheme).name, it.id)) for it in run.written]
+    result.outputs += [change.raster, change.polygons, change.matrix_csv]
 
 
 def _from_local(catalog: LocalCatalog, data: Path, sensor: str, say: Say) -> tuple[str, str, int]:
@@ -121,7 +155,7 @@ def _from_local(catalog: LocalCatalog, data: Path, sensor: str, say: Say) -> tup
     return f"GeoTIFF folder {data}", sensor, report.items_added
 
 
-def _from_simulator(catalog: LocalCatalog, years: tuple[int, int], say: Say) -> tuple[str, str, int]:
+def _from_simulator(catalog: LocalCatalog, years: tuple[int, int], say: Say):
     from .cube.simulate import simulate
 
     scenes = simulate(demo_geobox(), start_year=years[0], end_year=years[1])
@@ -133,4 +167,4 @@ def _from_simulator(catalog: LocalCatalog, years: tuple[int, int], say: Say) -> 
     events = ", ".join(f"{e.kind} {e.year}" for e in scenes.events)
     say(f"simulated {scenes.dataset.sizes['time']} Landsat-like dates on {tuple(scenes.dataset.odc.geobox.shape)} px; "
         f"known change events: {events}")
-    return "scene simulator (offline)", collection, report.items_added
+    return "scene simulator (offline)", collection, report.items_added, scenes.truth.land_cover

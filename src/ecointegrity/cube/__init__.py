@@ -17,10 +17,25 @@ from .errors import (
     UnknownCRSError,
     UnknownSensorError,
 )
-from .grids import NATIONAL_GRIDS, NationalGrid, Tile, national_grid, tiles_for
-from .ingest import IngestReport, ingest_arrays, ingest_dataset, ingest_eopatch, ingest_geotiffs, ingest_stac_api
+from .grids import NATIONAL_GRIDS, NationalGrid, Tile, national_grid, region_geobox, tiles_for
+from .ingest import (
+    IngestReport,
+    ingest_arrays,
+    ingest_dataset,
+    ingest_eopatch,
+    ingest_geotiffs,
+    ingest_stac_api,
+)
 from .load import load
-from .products import ProductBand, ProductSpec, has_product, prepare_product, spec_from_collection, write_product
+from .products import (
+    ProductBand,
+    ProductSpec,
+    has_product,
+    prepare_product,
+    read_product,
+    spec_from_collection,
+    write_product,
+)
 from .quality import CLEAR_OBSERVATIONS, ClearCountTask, clear_observations
 from .sensors import SensorProfile, get_profile, profile_names, register_profile
 from .tiled import TiledRun, run_tiles
@@ -42,6 +57,7 @@ __all__ = [
     "NationalGrid",
     "Tile",
     "national_grid",
+    "region_geobox",
     "tiles_for",
     "IngestReport",
     "ingest_arrays",
@@ -54,6 +70,7 @@ __all__ = [
     "ProductSpec",
     "has_product",
     "prepare_product",
+    "read_product",
     "spec_from_collection",
     "write_product",
     "CLEAR_OBSERVATIONS",

@@ -52,7 +52,8 @@ def atomic_path(destination: str | os.PathLike, suffix: str = "") -> Iterator[st
     if is_local(destination):
         dest = _local(destination)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix + ".tmp", dir=dest.parent)
+        # the real suffix last: some drivers (GeoPackage) insist on their extension
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp" + suffix, dir=dest.parent)
         os.close(fd)
         try:
             yield tmp

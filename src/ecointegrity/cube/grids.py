@@ -18,7 +18,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.geom import BoundingBox, Geometry, box
 from odc.geo.gridspec import GridSpec
 
-__all__ = ["NationalGrid", "Tile", "NATIONAL_GRIDS", "national_grid", "tiles_for"]
+__all__ = ["NationalGrid", "Tile", "NATIONAL_GRIDS", "national_grid", "tiles_for", "region_geobox"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,10 @@ def _crop_aligned(geobox: GeoBox, bounds: BoundingBox) -> GeoBox | None:
     roi = geobox.overlap_roi(GeoBox.from_bbox(bounds, geobox.crs, resolution=geobox.resolution, anchor=geobox.alignment))
     sub = geobox[roi]
     return sub if sub.shape[0] > 0 and sub.shape[1] > 0 else None
+
+
+def region_geobox(grid: NationalGrid, region: Geometry | BoundingBox | Sequence[float]) -> GeoBox:
+    """One pixel grid over a whole region, aligned with the grid's tiles (for small areas)."""
+    geom = region if isinstance(region, Geometry) else box(*region, "epsg:4326")
+    native = geom.to_crs(grid.crs).boundingbox
+    return GeoBox.from_bbox(native, grid.crs, resolution=grid.resolution, anchor=grid.gridspec.alignment)

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import pystac
 import rasterio
-from affine import Affine
 import xarray as xr
+from affine import Affine
 from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import assign_crs, xr_coords

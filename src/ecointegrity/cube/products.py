@@ -10,22 +10,24 @@ resumes instead of recomputing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import odc.stac
 import pystac
 import xarray as xr
+from odc.geo.geobox import GeoBox
 
 from . import _io
 from .catalog import LocalCatalog
 from .cog import write_cog
-from .errors import MissingBandError
+from .errors import MissingBandError, NoDataError
 from .grids import Tile
 from .items import AssetSpec, raster_item
 from .timerange import TimeRange, to_time_range
 
-__all__ = ["ProductBand", "ProductSpec", "write_product", "product_item_id", "has_product", "prepare_product", "spec_from_collection", "PRODUCT_KEY"]
+__all__ = ["ProductBand", "ProductSpec", "write_product", "product_item_id", "has_product", "prepare_product", "read_product", "spec_from_collection", "PRODUCT_KEY"]
 
 PRODUCT_KEY = "ecointegrity:product"
 
@@ -100,6 +102,7 @@ def write_product(
     *,
     properties: Mapping[str, object] | None = None,
     register: bool = True,
+    colormaps: Mapping[str, Mapping[int, tuple[int, int, int, int]]] | None = None,
 ) -> pystac.Item:
     """Write one tile and period of a product: a COG per band, then its STAC item.
 
@@ -113,6 +116,7 @@ def write_product(
         register: list the item in its collection now. Parallel workers pass False and
             the caller registers all items once (``catalog.register_items``), after
             ``prepare_product``.
+        colormaps: band -> colour table embedded in its COG (class maps).
     Returns:
         The written item.
     """
@@ -142,6 +146,7 @@ def write_product(
             scale=band.scale,
             offset=band.offset,
             tags={"product": spec.name, "units": band.units, "period": str(period)},
+            colormap=(colormaps or {}).get(band.name),
         )
         assets[band.name] = AssetSpec(
             href=href,
@@ -174,6 +179,39 @@ def prepare_product(catalog: LocalCatalog, spec: ProductSpec) -> None:
         description=spec.description,
         extra_fields={PRODUCT_KEY: spec.to_dict(), "title": spec.title},
     )
+
+
+def read_product(
+    catalog: LocalCatalog,
+    product: str,
+    period: TimeRange | str | int,
+    geobox: GeoBox,
+    bands: Sequence[str] | None = None,
+) -> xr.Dataset:
+    """A product on a pixel grid, in physical units (scale and offset applied, NaN for nodata).
+
+    Tiles of the period are mosaicked; pixels outside every tile are NaN.
+
+    Raises:
+        NoDataError: no item of ``product`` covers ``geobox`` in ``period``.
+    """
+    period = to_time_range(period)
+    spec = spec_from_collection(catalog, product)
+    items = catalog.items(product, time=period, bbox=list(geobox.footprint("epsg:4326").boundingbox))
+    if not items:
+        raise NoDataError(f"no {product!r} product for {period} over the requested area")
+    names = list(bands) if bands is not None else [b.name for b in spec.bands]
+    raw = odc.stac.load(items, bands=names, geobox=geobox, groupby="solar_day", chunks=None)
+    out = {}
+    for name in names:
+        band = spec.band(name)
+        values = raw[name].isel(time=0).values.astype(np.float32)
+        missing = np.isnan(values) if band.nodata is None or np.isnan(float(band.nodata)) else values == band.nodata
+        values = values * np.float32(band.scale or 1.0) + np.float32(band.offset or 0.0)
+        values[missing] = np.nan
+        out[name] = (("y", "x"), values)
+    coords = {k: v for k, v in raw.coords.items() if k != "time"}
+    return xr.Dataset(out, coords=coords, attrs={"product": product, "period": str(period)})
 
 
 def spec_from_collection(catalog: LocalCatalog, product: str) -> ProductSpec:

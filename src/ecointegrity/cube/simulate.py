@@ -28,7 +28,8 @@ gives every parameter with its source; in short:
   flagged. About 15 % of dates have a wedge of fill on the scan edge.
 * **Change events** (each a contiguous patch of several hundred pixels, placed from the seed):
   flooding of shore pasture in the wet season of the first year, forest cleared for cropland
-  in April of the middle year, pasture built over in June of the last year.
+  in April of the middle year, pasture built over in June of the last year (the last but one
+  when three or more years are simulated, so that the last year shows every change complete).
 
 The output is Landsat Collection 2 Level-2: ``reflectance = DN * 2.75e-5 - 0.2`` (fill 0) and
 the real QA_PIXEL bit layout, with USGS's meaning of the clear bit (6): set where neither the
@@ -337,8 +338,12 @@ def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int
     years = np.arange(start_year, end_year + 1)
     n_years, n_t = len(years), len(dates)
 
-    # Event years sit inside the period whatever its length: first, middle, last year.
-    flood_year, defor_year, urban_year = start_year, start_year + n_years // 2, end_year
+    # Event years sit inside the period whatever its length: flooding in the first year,
+    # deforestation in the middle one, urban growth in the last year but one when there are
+    # three or more, so that the last year's composites show every permanent change complete
+    # (a June change under wet-season cloud is barely visible in its own year's composite).
+    urban_year = end_year - 1 if n_years >= 3 else end_year
+    flood_year, defor_year = start_year, start_year + n_years // 2
     defor_start = _first_on_or_after(dates, np.datetime64(f"{defor_year}-04-10"), defor_year)
     urban_start = _first_on_or_after(dates, np.datetime64(f"{urban_year}-06-15"), urban_year)
     window = (np.datetime64(f"{flood_year}-09-25"), np.datetime64(f"{flood_year}-11-20"))

@@ -9,7 +9,13 @@ from .annual import annual_products, ndvi_percentiles
 from .geomedian import GeomedianResult, geomad, geomedian_mads, geomedian_reference
 from .indices import built_up, mndwi, ndbi, ndvi, ndwi, tasselled_cap
 from .pipeline import MosaicRun, MosaicTask, run_mosaics
-from .products import PRODUCT_NAMES, PRODUCTS, AnnualProduct, ProductNotSupportedError, supported_products
+from .products import (
+    PRODUCT_NAMES,
+    PRODUCTS,
+    AnnualProduct,
+    ProductNotSupportedError,
+    supported_products,
+)
 from .wofs import classify_water, wofs_summary
 
 __all__ = [

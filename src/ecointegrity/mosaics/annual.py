@@ -10,7 +10,13 @@ import xarray as xr
 from ._percentiles_numba import nanpercentiles_numba
 from .geomedian import EPS, MAXITERS, geomad
 from .indices import built_up, mndwi, ndbi, ndvi, ndwi, tasselled_cap
-from .products import NDVI_PERCENTILES, PRODUCTS, REFLECTANCE_BANDS, ProductNotSupportedError, supported_products
+from .products import (
+    NDVI_PERCENTILES,
+    PRODUCTS,
+    REFLECTANCE_BANDS,
+    ProductNotSupportedError,
+    supported_products,
+)
 from .wofs import wofs_summary
 
 __all__ = ["annual_products", "ndvi_percentiles"]

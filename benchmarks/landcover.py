@@ -1,0 +1,90 @@
+"""Land-cover training and prediction throughput on a 2000 x 2000 px tile.
+
+Features: the `madmex-landsat` recipe computed from a year of the scene simulator (2000 x 2000
+px, 30 m, one date a month) with the annual products; labels: the simulator's truth. Compared in
+the same run: our default LightGBM model and scikit-learn's random forest (the classifier of
+MAD-Mex's earlier implementations), same samples, same threads.
+
+    python benchmarks/landcover.py [--size 2000] [--per-class 2000] [--repeats 3]
+
+Prints a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2000)
+    parser.add_argument("--per-class", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from odc.geo.geobox import GeoBox
+
+    from ecointegrity.cube.simulate import simulate
+    from ecointegrity.landcover import (
+        LandCoverModel,
+        accuracy_report,
+        build_features,
+        sample_training,
+    )
+    from ecointegrity.mosaics import annual_products
+
+    t = time.perf_counter()
+    geobox = GeoBox.from_bbox((3_900_000, 800_000, 3_900_000 + 30 * args.size, 800_000 + 30 * args.size),
+                              "EPSG:6372", resolution=30)
+    scenes = simulate(geobox, start_year=2021, end_year=2021, revisit_days=30, seed=3)
+    ds = scenes.dataset
+    reflectance = {b: (ds[b] * 2.75e-5 - 0.2).where(scenes.truth.clear).astype(np.float32) for b in
+                   ("blue", "green", "red", "nir", "swir1", "swir2")}
+    import xarray as xr
+
+    products = annual_products(xr.Dataset(reflectance))
+    features = build_features(products, "madmex-landsat")
+    labels = scenes.truth.land_cover.sel(year=2021).values.astype(np.int32)
+    del scenes, ds, reflectance
+    training = sample_training(labels, features, per_class=args.per_class, block_px=64, seed=0)
+    pixels = args.size * args.size
+    print(f"prepared {args.size}x{args.size} px, {features.sizes['feature']} features, {len(training)} samples "
+          f"in {time.perf_counter() - t:.0f} s")
+
+    rows = {}
+    for algorithm in ("lightgbm", "random_forest"):
+        fit_s, predict_s = [], []
+        for _ in range(args.repeats):
+            model = LandCoverModel("simulator-8", "madmex-landsat", algorithm)
+            t = time.perf_counter()
+            model.fit(training, cv_folds=0)  # throughput of the final fit only
+            fit_s.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            mapped = model.predict_map(features)
+            predict_s.append(time.perf_counter() - t)
+        accuracy = accuracy_report(labels, mapped["class"].values).overall_accuracy
+        rows[algorithm] = (statistics.median(fit_s), statistics.median(predict_s), accuracy)
+
+    print(f"\n{'model':<16}{'fit s':>8}{'samples/s':>12}{'predict s':>11}{'pixels/s':>12}{'map accuracy':>14}")
+    for algorithm, (fit, predict, accuracy) in rows.items():
+        print(f"{algorithm:<16}{fit:>8.1f}{len(training) / fit:>12,.0f}{predict:>11.1f}{pixels / predict:>12,.0f}{accuracy:>14.3f}")
+    lgb, rf = rows["lightgbm"], rows["random_forest"]
+    print(f"\nLightGBM predicts {rf[1] / lgb[1]:.2f}x as fast as the random forest (median of {args.repeats}; 2 cores)")
+    print(json.dumps({
+        "benchmark": "landcover",
+        "tile_px": args.size,
+        "training_samples": len(training),
+        "fit_samples_per_s": round(len(training) / lgb[0]),
+        "predict_pixels_per_s": round(pixels / lgb[1]),
+        "map_overall_accuracy": round(lgb[2], 4),
+        "predict_speedup_vs_random_forest": round(rf[1] / lgb[1], 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()

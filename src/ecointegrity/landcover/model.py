@@ -1,0 +1,209 @@
+"""The land-cover classifier: a scikit-learn style estimator that remembers what it was made of.
+
+A saved model carries its class scheme, feature recipe, feature names, training extent and
+period, library versions and its spatial-block cross-validation report, so a map made years
+later can say exactly how it was made, and prediction refuses features that do not match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any, Literal
+
+import joblib
+import numpy as np
+import xarray as xr
+from sklearn.model_selection import GroupKFold
+
+from ..cube._io import atomic_path
+from .accuracy import accuracy_report
+from .features import Recipe, get_recipe
+from .training import TrainingSet
+
+__all__ = ["LandCoverModel", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+Algorithm = Literal["lightgbm", "random_forest"]
+
+
+class LandCoverModel:
+    """Gradient boosting (LightGBM, default) or random forest on a feature recipe.
+
+    Args:
+        scheme: name of the class scheme of the labels (e.g. ``madmex-31``).
+        recipe: feature recipe (name or :class:`Recipe`).
+        algorithm: ``lightgbm`` or ``random_forest``.
+        n_estimators, learning_rate, num_leaves: model size (LightGBM; RF uses n_estimators).
+        random_state: seed.
+        n_jobs: threads (default: all cores).
+    """
+
+    def __init__(
+        self,
+        scheme: str,
+        recipe: Recipe | str,
+        algorithm: Algorithm = "lightgbm",
+        *,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        random_state: int = 0,
+        n_jobs: int | None = None,
+    ):
+        self.scheme = scheme
+        self.recipe = get_recipe(recipe)
+        self.algorithm = algorithm
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _classifier(self):
+        if self.algorithm == "lightgbm":
+            from lightgbm import LGBMClassifier
+
+            return LGBMClassifier(
+                n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
+                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=self.random_state,
+                n_jobs=self.n_jobs or -1, verbose=-1,
+            )
+        if self.algorithm == "random_forest":
+            from sklearn.ensemble import RandomForestClassifier
+
+            return RandomForestClassifier(n_estimators=self.n_estimators, random_state=self.random_state,
+                                          n_jobs=self.n_jobs or -1, min_samples_leaf=2)
+        raise ValueError(f"unknown algorithm {self.algorithm!r}; use 'lightgbm' or 'random_forest'")
+
+    # -- fit --------------------------------------------------------------------------------
+    def fit(self, training: TrainingSet, *, cv_folds: int = 5, extent: list[float] | None = None,
+            period: str | None = None) -> LandCoverModel:
+        """Cross-validate by spatial blocks, then fit on all samples.
+
+        Args:
+            training: samples with their spatial blocks.
+            cv_folds: folds of blocks held out in turn (fewer if there are fewer blocks).
+            extent: lon/lat bbox of the training area (recorded).
+            period: training period, e.g. "2019" (recorded).
+        """
+        expected = tuple(self.recipe.feature_names())
+        if training.feature_names != expected:
+            raise ValueError(f"training features {training.feature_names} do not follow recipe {self.recipe.name!r}: {expected}")
+        n_blocks = len(np.unique(training.blocks))
+        folds = min(cv_folds, n_blocks)
+        predicted = np.zeros_like(training.y)
+        if folds >= 2:
+            for train, test in GroupKFold(n_splits=folds).split(training.X, training.y, training.blocks):
+                clf = self._classifier().fit(training.X[train], training.y[train])
+                predicted[test] = clf.predict(training.X[test])
+            report = accuracy_report(training.y, predicted, nodata=-1)
+            # through JSON once, so the report reads the same before and after save/load
+            self.cv_report_ = json.loads(json.dumps(
+                {"folds": folds, "blocks": int(n_blocks), "samples": len(training), **report.to_dict()}))
+        else:
+            self.cv_report_ = {"folds": 0, "note": "one spatial block only: no honest cross-validation possible"}
+        self.classifier_ = self._classifier().fit(training.X, training.y)
+        self.classes_ = np.asarray(self.classifier_.classes_)
+        self.feature_names_ = list(expected)
+        self.class_counts_ = training.class_counts()
+        self.extent_ = extent
+        self.period_ = period
+        self.created_ = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        return self
+
+    # -- predict ----------------------------------------------------------------------------
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.classifier_.predict_proba(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def predict_map(self, features: xr.DataArray, *, nodata: int = 0, chunk: int = 262_144) -> xr.Dataset:
+        """Class and confidence (highest class probability) for a (feature, y, x) array.
+
+        Pixels with a missing feature get ``nodata`` and NaN confidence.
+        """
+        names = [str(f) for f in features[features.dims[0]].values]
+        if names != self.feature_names_:
+            raise ValueError(f"features {names} do not match the model's {self.feature_names_}")
+        values = np.asarray(features.values, dtype=np.float32)
+        _, ny, nx = values.shape
+        flat = values.reshape(len(names), -1).T
+        valid = np.isfinite(flat).all(axis=1)
+        classes = np.full(ny * nx, nodata, dtype=np.int32)
+        confidence = np.full(ny * nx, np.nan, dtype=np.float32)
+        index = np.flatnonzero(valid)
+        for start in range(0, index.size, chunk):  # bounded memory for the probability matrix
+            part = index[start : start + chunk]
+            proba = self.predict_proba(flat[part])
+            classes[part] = self.classes_[proba.argmax(axis=1)]
+            confidence[part] = proba.max(axis=1)
+        coords = {k: v for k, v in features.coords.items() if k in ("y", "x", "spatial_ref")}
+        return xr.Dataset(
+            {"class": (("y", "x"), classes.reshape(ny, nx)), "confidence": (("y", "x"), confidence.reshape(ny, nx))},
+            coords=coords,
+            attrs={"scheme": self.scheme, "recipe": f"{self.recipe.name}@{self.recipe.version}"},
+        )
+
+    # -- persistence ------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """The model card: everything needed to know how a map was made."""
+        import lightgbm
+        import sklearn
+
+        return {
+            "format_version": FORMAT_VERSION,
+            "scheme": self.scheme,
+            "recipe": self.recipe.to_dict(),
+            "algorithm": self.algorithm,
+            "params": {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
+                       "num_leaves": self.num_leaves, "random_state": self.random_state},
+            "feature_names": self.feature_names_,
+            "classes": [int(c) for c in self.classes_],
+            "class_counts": self.class_counts_,
+            "training_extent": self.extent_,
+            "training_period": self.period_,
+            "cross_validation": self.cv_report_,
+            "created": self.created_,
+            "versions": {"ecointegrity": _version(), "lightgbm": lightgbm.__version__, "scikit-learn": sklearn.__version__,
+                         "numpy": np.__version__, "python": platform.python_version()},
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``path`` (joblib) and a JSON model card beside it (``path`` + ``.json``), atomically."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            joblib.dump({"metadata": self.metadata(), "classifier": self.classifier_}, tmp)
+        with atomic_path(path.with_suffix(path.suffix + ".json")) as tmp:
+            Path(tmp).write_text(json.dumps(self.metadata(), indent=1, default=str))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> LandCoverModel:
+        try:
+            blob = joblib.load(path)
+        except (OSError, EOFError, ValueError) as exc:
+            raise ValueError(f"{path}: not a readable land-cover model ({exc})") from None
+        meta = blob["metadata"]
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: model format {meta.get('format_version')} is not {FORMAT_VERSION}")
+        model = cls(meta["scheme"], Recipe.from_dict(meta["recipe"]), meta["algorithm"], **meta["params"])
+        model.classifier_ = blob["classifier"]
+        model.classes_ = np.asarray(meta["classes"])
+        model.feature_names_ = meta["feature_names"]
+        model.class_counts_ = meta["class_counts"]
+        model.extent_ = meta["training_extent"]
+        model.period_ = meta["training_period"]
+        model.cv_report_ = meta["cross_validation"]
+        model.created_ = meta["created"]
+        return model
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
