@@ -357,12 +357,34 @@ def _report_failed(failed: dict[str, str]) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    products_catalog: ProductsOpt = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: settings, SQLite under data_root).")] = None,
+) -> None:
+    """Start the React-2-EO API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from .web import create_app
+
+    settings = get_settings()
+    settings.data_root.mkdir(parents=True, exist_ok=True)
+    api = create_app(_products(products_catalog).root, database_url or settings.database,
+                     settings.data_root / "animations")
+    console.print(f"React-2-EO API on http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+@app.command()
 def demo(
     offline: Annotated[bool, typer.Option("--offline", help="Use the scene simulator, not the network.")] = False,
     data: Annotated[Path | None, typer.Option("--data", help="Local data: a STAC catalog or GeoTIFF folder.")] = None,
     sensor: Annotated[str, typer.Option(help="Sensor profile of --data GeoTIFFs.")] = "landsat-c2-l2",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("ecointegrity-demo"),
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
+    serve_after: Annotated[bool, typer.Option("--serve", help="Then serve the products (React-2-EO API).")] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
 ) -> None:
     """Run the whole chain on a small area of Mexico and print where the outputs are."""
     from .demo import run_demo
@@ -389,6 +411,9 @@ def demo(
             err.print(f"  {key}: {why}")
         raise typer.Exit(1)
     console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
+    console.print(f"Serve them: ecointegrity serve --products-catalog {result.products} (or demo --serve)")
+    if serve_after:
+        serve(port=port, products_catalog=result.products, database_url=f"sqlite:///{out.resolve() / 'react2eo.sqlite'}")
 
 
 def _bar() -> Progress:

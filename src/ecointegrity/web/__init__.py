@@ -1,3 +1,8 @@
-"""ecointegrity.web: see README.md (architecture); its public API is listed in `__all__`."""
+"""ecointegrity.web: the React-2-EO HTTP API (tiles, WMS, slices, animations, reactions).
 
-__all__: list[str] = []
+Sits on top: it reads the product catalogs the lower layers write and never the reverse.
+"""
+
+from .app import ApiSettings, create_app
+
+__all__ = ["ApiSettings", "create_app"]

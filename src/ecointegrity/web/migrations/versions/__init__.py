@@ -1,0 +1,1 @@
+"""Alembic revisions of the React-2-EO database, applied in order by ``Store.upgrade``."""

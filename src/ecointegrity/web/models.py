@@ -1,0 +1,123 @@
+"""Request and response bodies of the React-2-EO API: the contract its OpenAPI schema publishes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "BBox",
+    "ProductInfo",
+    "AnimationRequest",
+    "AnimationInfo",
+    "ReactionRequest",
+    "ReactionInfo",
+    "Location",
+    "Totals",
+]
+
+
+class BBox(BaseModel):
+    """A lon/lat bounding box (WGS84): west, south, east, north."""
+
+    model_config = ConfigDict(extra="forbid")
+    west: float = Field(ge=-180, le=180)
+    south: float = Field(ge=-90, le=90)
+    east: float = Field(ge=-180, le=180)
+    north: float = Field(ge=-90, le=90)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BBox:
+        if not (self.west < self.east and self.south < self.north):
+            raise ValueError("bbox must be west < east and south < north (lon/lat, WGS84)")
+        return self
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.west, self.south, self.east, self.north)
+
+
+class ProductInfo(BaseModel):
+    product: str
+    title: str
+    description: str
+    bands: list[str]
+    default_band: str | None
+    colormap: str | None
+    value_range: list[float] | None
+    units: dict[str, str]
+    years: list[int]
+    bounds: list[float] | None = Field(description="west, south, east, north (WGS84)")
+    legend: dict[str, str] | None = None
+    attribution: str
+
+
+class AnimationRequest(BaseModel):
+    """An animation of a product over a bbox and a year range."""
+
+    model_config = ConfigDict(extra="forbid")
+    product: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    bbox: BBox
+    year_from: int = Field(ge=1972, le=2100)
+    year_to: int = Field(ge=1972, le=2100)
+    fps: float = Field(default=2.0, gt=0, le=10)
+    size: int = Field(default=512, ge=64, le=4096, description="long side in pixels (at most the server's limit)")
+    band: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    format: Literal["gif", "webp"] = "gif"
+
+    @model_validator(mode="after")
+    def _years(self) -> AnimationRequest:
+        if self.year_to < self.year_from:
+            raise ValueError("year_to must not be before year_from")
+        return self
+
+
+class AnimationInfo(BaseModel):
+    id: str
+    url: str
+    product: str
+    band: str | None
+    bbox: BBox
+    year_from: int
+    year_to: int
+    frames: int
+    fps: float
+    size: int
+    format: str
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class ReactionRequest(BaseModel):
+    """A like or dislike. ``token`` is a random id the browser keeps (no account); one reaction
+    per animation and token, a later one replaces the earlier."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: Literal["like", "dislike"]
+    token: str = Field(min_length=8, max_length=128)
+    location: Location | None = Field(default=None, description="device location; coarsened to ~5 km before storage")
+
+    @field_validator("token")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if not v.isascii() or not v.isprintable():
+            raise ValueError("token must be printable ASCII")
+        return v
+
+
+class ReactionInfo(BaseModel):
+    animation_id: str
+    value: Literal["like", "dislike"]
+    lat: float
+    lon: float
+
+
+class Totals(BaseModel):
+    likes: int
+    dislikes: int
+    reactions: int
+    animations: int
