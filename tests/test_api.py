@@ -149,3 +149,10 @@ def test_rate_limit_and_body_limit(demo_outputs, tmp_path):
         assert int(limited.headers["retry-after"]) > 0
         big = c.post(url, content=b"x" * 20_000, headers={"content-type": "application/json"})
         assert big.status_code == 413
+
+
+def test_animation_outside_web_mercator_is_a_clear_422(client):
+    body = {"product": "ndvi", "bbox": {"west": -10, "south": 80, "east": 10, "north": 89}, "year_from": 2022,
+            "year_to": 2022, "size": 64}
+    r = client.post("/api/animations", json=body)
+    assert r.status_code == 422 and "mercator" in r.text

@@ -39,7 +39,7 @@ from .models import (
     ReactionRequest,
     Totals,
 )
-from .render import ProductRenderer, UnknownBand, UnknownProduct, UnknownYear
+from .render import InvalidRequest, ProductRenderer, UnknownBand, UnknownProduct, UnknownYear
 from .store import AnimationRecord, Store, UnknownAnimation
 from .wms import capabilities_xml, parse_getmap
 
@@ -166,6 +166,8 @@ def create_app(products: str | Path, database_url: str, animations_dir: str | Pa
             content = renderer.tile(product, year, z, x, y, band=band, fmt=fmt)
         except (UnknownProduct, UnknownYear, UnknownBand) as exc:
             raise _not_found(exc) from None
+        except InvalidRequest as exc:
+            raise HTTPException(422, str(exc)) from None
         return Response(content, media_type=f"image/{fmt}", headers=headers)
 
     # -- WMS 1.3.0 -------------------------------------------------------------------------
@@ -223,7 +225,11 @@ def create_app(products: str | Path, database_url: str, animations_dir: str | Pa
             raise HTTPException(422, f"slice of {pixels:,} pixel-years exceeds the limit of {settings.max_slice_pixels:,}; "
                                      "ask for a smaller bbox or fewer years")
         if format == "png":
-            return Response(_png_frames(renderer, product, years, bbox, band), media_type="application/zip",
+            try:
+                frames = _png_frames(renderer, product, years, bbox, band)
+            except InvalidRequest as exc:
+                raise HTTPException(422, str(exc)) from None
+            return Response(frames, media_type="application/zip",
                             headers={"Content-Disposition": f'attachment; filename="{product}-{years[0]}-{years[-1]}.zip"'})
         arrays = {}
         for year in years:
@@ -279,8 +285,11 @@ def create_app(products: str | Path, database_url: str, animations_dir: str | Pa
         _limit(request, "animation", settings.animations_per_minute)
         years = list(range(body.year_from, body.year_to + 1))
         make = renderer.animation if body.format == "gif" else renderer.animation_webp
-        content = make(body.product, years, body.bbox.as_tuple(), fps=body.fps, size=body.size, band=body.band,
-                       attribution=settings.attribution)
+        try:
+            content = make(body.product, years, body.bbox.as_tuple(), fps=body.fps, size=body.size, band=body.band,
+                           attribution=settings.attribution)
+        except InvalidRequest as exc:  # e.g. a bbox beyond web mercator's latitudes
+            raise HTTPException(422, str(exc)) from None
         with atomic_path(path, suffix=f".{body.format}") as tmp:
             Path(tmp).write_bytes(content)
         record = AnimationRecord(id=anim_id, product=body.product, band=body.band, years_from=body.year_from,

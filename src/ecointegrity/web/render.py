@@ -988,8 +988,8 @@ class ProductRenderer:
         box = self._bbox(bbox)
         if not (-180 <= box[0] and box[2] <= 180 and -_MAX_LAT <= box[1] and box[3] <= _MAX_LAT):
             raise InvalidRequest(f"bbox {list(box)} must be lon/lat (WGS84) within web mercator's latitudes")
-        layout = _Layout.make(style, _lonlat_to_mercator(box), int(size), attribution)
         merc = _lonlat_to_mercator(box)
+        layout = _Layout.make(style, merc, int(size), attribution)
         data: list[np.ma.MaskedArray | None] = []
         for year in years:
             try:
@@ -1004,8 +1004,8 @@ class ProductRenderer:
 
         Each frame shows ``1/fps`` s; the last one ``hold_last_s`` longer.
         """
+        durations = self._durations(len(years), fps, hold_last_s)  # checked before any drawing
         frames = self.frames(product, years, bbox, size=size, band=band, attribution=attribution)
-        durations = self._durations(len(frames), fps, hold_last_s)
         buf = io.BytesIO()
         # The shared palette as the file's global colour table: without it Pillow writes a
         # local table into every frame after the first.
@@ -1017,9 +1017,9 @@ class ProductRenderer:
                        size: int = 512, band: str | None = None, attribution: str, hold_last_s: float = 2.0,
                        quality: int = 85) -> bytes:
         """The same animation as animated WebP (full colour, smaller than the GIF)."""
+        durations = self._durations(len(years), fps, hold_last_s)
         frames = [f.convert("RGB") for f in self.frames(product, years, bbox, size=size, band=band,
                                                          attribution=attribution)]
-        durations = self._durations(len(frames), fps, hold_last_s)
         buf = io.BytesIO()
         frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=durations, loop=0,
                        quality=quality, method=4)
@@ -1027,6 +1027,8 @@ class ProductRenderer:
 
     @staticmethod
     def _durations(n: int, fps: float, hold_last_s: float) -> list[int]:
+        if n < 1:
+            raise InvalidRequest("an animation needs at least one year")
         if not 0 < fps <= 50:
             raise InvalidRequest(f"fps {fps} must be within (0, 50]")
         if not 0 <= hold_last_s <= 60:
