@@ -545,30 +545,25 @@ class Store:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
     @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise access to an in-memory SQLite database (one shared connection); a no-op otherwise."""
+        if self._memory_lock is None:
+            yield
+        else:
+            with self._memory_lock:
+                yield
+
+    @contextmanager
     def _session(self, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        lock = self._memory_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            with (self._write if write else self._read).begin() as session:
-                yield session
-        finally:
-            if lock is not None:
-                lock.release()
+        with self._exclusive(), (self._write if write else self._read).begin() as session:
+            yield session
 
     @contextmanager
     def _connection(self, write: bool = False) -> Iterator[Connection]:
         """A Core connection in one transaction (cheaper than a session on the hot paths)."""
-        lock = self._memory_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            with (self._write_engine if write else self.engine).begin() as conn:
-                yield conn
-        finally:
-            if lock is not None:
-                lock.release()
+        with self._exclusive(), (self._write_engine if write else self.engine).begin() as conn:
+            yield conn
 
     def _animation_key(self, animation_id: str) -> _AnimationKey:
         """What a reaction copies from its animation; raises UnknownAnimation."""
