@@ -5,7 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install clean lint
+WEB    := src/ecointegrity/web/static/index.html
+WEB_SRC := $(wildcard frontend/src/* frontend/public/*) frontend/build.mjs frontend/package-lock.json
+
+.PHONY: demo test install web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +19,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# The React-2-EO web app: npm installs the locked front-end packages, esbuild bundles them into
+# the package's static folder, and the build fails when a page exceeds its size budget.
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+$(WEB): $(WEB_SRC) frontend/node_modules/.package-lock.json
+	cd frontend && npm run --silent build
 
-demo: $(STAMP)
+web: $(WEB)
+
+install: $(STAMP) $(WEB)
+
+demo: install
 	$(BIN)/ecointegrity demo $(DEMO_ARGS)
 
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache ecointegrity-demo
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache ecointegrity-demo frontend/node_modules src/ecointegrity/web/static

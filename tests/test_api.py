@@ -16,8 +16,9 @@ BBOX = {"west": -88.42, "south": 18.63, "east": -88.38, "north": 18.67}
 @pytest.fixture(scope="module")
 def client(demo_outputs, tmp_path_factory):
     root = tmp_path_factory.mktemp("api")
-    app = create_app(demo_outputs / "products", f"sqlite:///{root / 'api.sqlite'}", root / "animations",
-                     ApiSettings(reactions_per_minute=1000, animations_per_minute=1000, secret="test"))
+    # the annual products and the land-cover maps, as `demo --serve` serves them
+    app = create_app([demo_outputs / "products", demo_outputs / "landcover"], f"sqlite:///{root / 'api.sqlite'}",
+                     root / "animations", ApiSettings(reactions_per_minute=1000, animations_per_minute=1000, secret="test"))
     with TestClient(app) as c:
         yield c
 
@@ -29,6 +30,33 @@ def _tile_of(lon, lat, z):
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
+
+
+def test_land_cover_catalog_is_served_beside_the_products(client):
+    products = {p["product"]: p for p in client.get("/api/products").json()}
+    landcover = products["landcover-simulator-8"]
+    assert landcover["kind"] == "classes" and landcover["years"] == [2021, 2022, 2023]
+    assert set(landcover["legend"]) == set(landcover["legend_colors"])
+    assert all(c.startswith("#") and len(c) == 7 for c in landcover["legend_colors"].values())
+    x, y = _tile_of(-88.40, 18.65, 14)
+    tile = client.get(f"/api/tiles/landcover-simulator-8/2023/14/{x}/{y}.png")
+    assert tile.status_code == 200
+    assert Image.open(io.BytesIO(tile.content)).convert("RGBA").getextrema()[3][1] == 255, "classes drawn"
+    cut = client.get("/api/slices/landcover-simulator-8", params={**BBOX, "year_from": 2021, "year_to": 2023})
+    assert cut.status_code == 200 and cut.headers["content-type"] == "image/tiff"
+    assert products["geomedian"]["kind"] == "rgb" and products["geomedian"]["default_style"] == "true_colour"
+    assert len(products["ndvi"]["colormap_stops"]) >= 2
+
+
+def test_false_colour_animation(client):
+    body = {"product": "geomedian", "bbox": BBOX, "year_from": 2021, "year_to": 2023, "size": 128, "band": "false_colour"}
+    r = client.post("/api/animations", json=body)
+    assert r.status_code in (200, 201), r.text
+    gif = Image.open(io.BytesIO(client.get(r.json()["url"]).content))
+    assert gif.n_frames == 3
+    true = client.post("/api/animations", json={**body, "band": "true_colour"}).json()
+    assert true["id"] != r.json()["id"]
+    assert client.post("/api/animations", json={**body, "band": "nonsense"}).status_code == 422
 
 
 def test_health_version_and_products(client):

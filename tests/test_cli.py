@@ -42,6 +42,9 @@ def test_demo_offline_writes_catalogs_and_cogs(demo_run):
         # ~23 dates a year, a third cloudy: most pixels see 10-20 clear dates
         assert 8 < float(counts.mean()) < 23
     assert str(out / "products") in result.output.replace("\n", "")
+    # how to serve them: both catalogs, and the URL of the app
+    assert f"--products-catalog {out / 'landcover'}" in result.output.replace("\n", "")
+    assert "http://127.0.0.1:8000/" in result.output
 
 
 def test_demo_maps_land_cover_and_change(demo_run):

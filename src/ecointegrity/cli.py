@@ -360,7 +360,9 @@ def _report_failed(failed: dict[str, str]) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    products_catalog: ProductsOpt = None,
+    products_catalog: Annotated[list[Path] | None, typer.Option(
+        "--products-catalog",
+        help="Product catalog to serve; repeat for several (default <data_root>/products and <data_root>/landcover).")] = None,
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: settings, SQLite under data_root).")] = None,
 ) -> None:
     """Start the React-2-EO API (OpenAPI docs at /docs)."""
@@ -370,8 +372,8 @@ def serve(
 
     settings = get_settings()
     settings.data_root.mkdir(parents=True, exist_ok=True)
-    api = create_app(_products(products_catalog).root, database_url or settings.database,
-                     settings.data_root / "animations")
+    catalogs = products_catalog or [_products(None).root, _maps(None).root]
+    api = create_app(catalogs, database_url or settings.database, settings.data_root / "animations")
     console.print(f"React-2-EO API on http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
     uvicorn.run(api, host=host, port=port, log_level="info")
 
@@ -411,9 +413,11 @@ def demo(
             err.print(f"  {key}: {why}")
         raise typer.Exit(1)
     console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
-    console.print(f"Serve them: ecointegrity serve --products-catalog {result.products} (or demo --serve)")
+    served = [p.resolve() for p in (result.products, result.landcover) if p is not None]
+    console.print("Serve them: ecointegrity serve " + " ".join(f"--products-catalog {c}" for c in served)
+                  + f" (or demo --serve: http://127.0.0.1:{port}/)")
     if serve_after:
-        serve(port=port, products_catalog=result.products, database_url=f"sqlite:///{out.resolve() / 'react2eo.sqlite'}")
+        serve(port=port, products_catalog=served, database_url=f"sqlite:///{out.resolve() / 'react2eo.sqlite'}")
 
 
 def _bar() -> Progress:

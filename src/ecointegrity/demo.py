@@ -50,6 +50,7 @@ class DemoResult:
     products: Path
     collection: str
     items: int
+    landcover: Path | None = None  # the land-cover map catalog, when reference data allowed one
     outputs: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
@@ -124,6 +125,7 @@ def _landcover(out: Path, products: LocalCatalog, tiles, years: tuple[int, int],
                         scheme=scheme, per_class=800, block_px=25)
     model_path = model.save(out / "models" / f"landcover-{scheme}.joblib")
     maps = LocalCatalog(out / "landcover", title="ecointegrity land cover")
+    result.landcover = out / "landcover"
     run = run_landcover(str(model_path), products.root, maps.root, tiles, range(years[0], years[1] + 1))
     result.failed.update(run.failed)
     change = map_change(maps, products, scheme, geobox, years[0], years[1], out / "change")

@@ -1,7 +1,7 @@
 """The React-2-EO HTTP API (FastAPI): products, XYZ tiles, WMS 1.3.0, slices, animations,
 reactions and reaction statistics.
 
-``create_app`` wires a product catalog (read-only), a store (SQLite by default, PostgreSQL by
+``create_app`` wires product catalogs (read-only), a store (SQLite by default, PostgreSQL by
 URL) and a folder for rendered animations. Errors are typed and mapped to clear 4xx answers;
 nothing internal (stack traces, paths) reaches a client.
 """
@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,6 +41,7 @@ from .models import (
     Totals,
 )
 from .render import InvalidRequest, ProductRenderer, UnknownBand, UnknownProduct, UnknownYear
+from .site import STATIC_DIR, mount_site
 from .store import AnimationRecord, Store, UnknownAnimation
 from .wms import capabilities_xml, parse_getmap
 
@@ -71,12 +73,18 @@ class ApiSettings(BaseSettings):
     animations_per_minute: int = 10
     min_reactions_per_cell: int = Field(5, description="k-anonymity of the reaction map")
     tile_cache_seconds: int = 86_400
+    tile_cache_mb: float = Field(64, description="encoded tiles kept in memory; 0 turns the cache off")
     secret: str | None = Field(None, description="server secret for the daily IP-hash salt")
 
 
-def create_app(products: str | Path, database_url: str, animations_dir: str | Path,
-               settings: ApiSettings | None = None) -> FastAPI:
-    """The API over a product catalog, a store and a folder for animations."""
+def create_app(products: str | Path | Sequence[str | Path], database_url: str, animations_dir: str | Path,
+               settings: ApiSettings | None = None, *, site: Path | None = STATIC_DIR) -> FastAPI:
+    """The API over product catalogs, a store and a folder for animations.
+
+    ``products`` is one catalog folder or several (annual products, land-cover maps); where two
+    list the same product, the first wins. ``site``: the built web app served at ``/`` and
+    ``/dashboard`` (``None``: the API alone).
+    """
     settings = settings or ApiSettings()
     problem = {"model": Problem}
     app = FastAPI(
@@ -86,8 +94,8 @@ def create_app(products: str | Path, database_url: str, animations_dir: str | Pa
         description="Annual satellite products of ecointegrity as tiles, WMS, slices and animations, "
         "and the public's reactions to them. No accounts; no raw IP addresses are stored.",
     )
-    catalog = LocalCatalog(products)
-    renderer = ProductRenderer(catalog)
+    roots = [products] if isinstance(products, (str, Path)) else list(products)
+    renderer = ProductRenderer([LocalCatalog(root) for root in roots], tile_cache_mb=settings.tile_cache_mb)
     store = Store(database_url, secret=settings.secret.encode() if settings.secret else None)
     store.upgrade()
     gif_dir = Path(animations_dir)
@@ -234,7 +242,7 @@ def create_app(products: str | Path, database_url: str, animations_dir: str | Pa
         arrays = {}
         for year in years:
             try:
-                arrays[year] = read_product(catalog, product, year, geobox, [band])[band]
+                arrays[year] = read_product(renderer.catalog_of(product), product, year, geobox, [band])[band]
             except NoDataError:
                 continue
         if not arrays:
@@ -272,8 +280,9 @@ def create_app(products: str | Path, database_url: str, animations_dir: str | Pa
             layer = renderer.layer(body.product)
         except UnknownProduct as exc:
             raise _not_found(exc) from None
-        if body.band is not None and body.band not in layer.bands:
-            raise HTTPException(422, f"{body.product} has no band {body.band!r}; bands: {layer.bands}")
+        if body.band is not None and body.band not in layer.bands + layer.composites:
+            raise HTTPException(422, f"{body.product} has no band or composite {body.band!r}; "
+                                     f"bands: {list(layer.bands)}, composites: {list(layer.composites)}")
         key = json.dumps([body.product, body.band, [round(v, 6) for v in body.bbox.as_tuple()], body.year_from,
                           body.year_to, body.fps, body.size, body.format, renderer.version(body.product)])
         anim_id = hashlib.sha256(key.encode()).hexdigest()[:24]
@@ -349,8 +358,11 @@ def create_app(products: str | Path, database_url: str, animations_dir: str | Pa
     ) -> dict:
         """Totals and the most reacted-to animations (regions)."""
         totals = Totals(**store.totals(product=product, year=year))
-        return {"totals": totals.model_dump(), "top": store.top_animations(10, product=product, year=year)}
+        return {"totals": totals.model_dump(), "top": store.top_animations(10, product=product, year=year),
+                "min_reactions_per_cell": settings.min_reactions_per_cell}
 
+    if site is not None:
+        mount_site(app, site)
     return app
 
 
@@ -367,13 +379,7 @@ def _bbox_or_422(west: float, south: float, east: float, north: float) -> BBox:
 
 
 def _product_info(layer, attribution: str) -> ProductInfo:
-    return ProductInfo(
-        product=layer.product, title=layer.title, description=layer.description, bands=list(layer.bands),
-        default_band=layer.default_band, colormap=layer.colormap,
-        value_range=list(layer.value_range) if layer.value_range else None, units=dict(layer.units),
-        years=list(layer.years), bounds=list(layer.bounds) if layer.bounds else None,
-        legend={str(k): str(v) for k, v in layer.legend.items()} if layer.legend else None, attribution=attribution,
-    )
+    return ProductInfo(**layer.to_dict(), attribution=attribution)
 
 
 def _animation_info(record: AnimationRecord, fmt: str) -> AnimationInfo:

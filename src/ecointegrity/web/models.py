@@ -38,17 +38,25 @@ class BBox(BaseModel):
 
 
 class ProductInfo(BaseModel):
+    """A product as a map layer: enough to draw its tabs, legend and year range."""
+
     product: str
     title: str
     description: str
+    kind: Literal["continuous", "rgb", "classes"]
     bands: list[str]
+    composites: list[str] = Field(description="multi-band pictures a tile or animation can name as band")
     default_band: str | None
+    default_style: str | None = Field(description="what a map draws when no band is named")
     colormap: str | None
+    colormap_stops: list[str] = Field(description="the colour map as #rrggbb stops from low to high")
     value_range: list[float] | None
     units: dict[str, str]
     years: list[int]
     bounds: list[float] | None = Field(description="west, south, east, north (WGS84)")
-    legend: dict[str, str] | None = None
+    legend: dict[str, str] | None = Field(None, description="class code -> name (class maps)")
+    legend_colors: dict[str, str] | None = Field(None, description="class code -> #rrggbb (class maps)")
+    version: str = Field(description="changes whenever the product's data does")
     attribution: str
 
 

@@ -566,6 +566,13 @@ class ProductRenderer:
         """Names of the products (collections carrying a product spec)."""
         return list(self._product_index())
 
+    def catalog_of(self, product: str) -> LocalCatalog:
+        """The catalog that serves ``product`` (raises ``UnknownProduct``)."""
+        index = self._product_index()
+        if product not in index:
+            raise UnknownProduct(product, list(index))
+        return index[product]
+
     def _product(self, name: str) -> _Product:
         prod = self._products.get(name)
         if prod is not None:

@@ -1,0 +1,114 @@
+// Builds the React-2-EO app and dashboard into the Python package's static folder, then
+// checks the size budget: the JavaScript and CSS a page loads first, gzipped, must stay under
+// BUDGET_BYTES (map tiles excluded). A page over budget fails the build.
+//
+//   node build.mjs               build, then check
+//   node build.mjs --check-only  check what is already built
+import * as esbuild from "esbuild";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, "..", "src", "ecointegrity", "web", "static");
+const BUDGET_BYTES = 200 * 1024;
+const PAGES = { index: "app", dashboard: "dashboard" }; // page -> entry point
+
+function gzipSize(path) {
+  return gzipSync(readFileSync(path), { level: 9 }).length;
+}
+
+// What a page loads before it can draw: its entry, the chunks the entry imports, its CSS.
+function pageAssets(meta, entry) {
+  const outputs = meta.outputs;
+  const start = Object.keys(outputs).find((o) => outputs[o].entryPoint === `src/${entry}.js`);
+  const seen = new Set();
+  const visit = (o) => {
+    if (seen.has(o)) return;
+    seen.add(o);
+    for (const imp of outputs[o].imports) if (imp.kind === "import-statement") visit(imp.path);
+  };
+  visit(start);
+  const css = outputs[start].cssBundle;
+  return { js: start, files: [...seen, ...(css ? [css] : [])], css };
+}
+
+// Sizes are measured again from the files on disk, not trusted from the report.
+function check(report) {
+  const rows = Object.entries(report.pages).map(([page, r]) => ({
+    page, files: r.files, gzip_bytes: r.files.reduce((n, f) => n + gzipSize(join(out, f)), 0),
+  }));
+  let failed = false;
+  for (const r of rows) {
+    const over = r.gzip_bytes > BUDGET_BYTES;
+    failed ||= over;
+    console.log(`${r.page.padEnd(10)} ${(r.gzip_bytes / 1024).toFixed(1).padStart(7)} kB gzip of ${(BUDGET_BYTES / 1024).toFixed(0)} kB` +
+      `${over ? "  OVER BUDGET" : ""}   (${r.files.join(", ")})`);
+  }
+  if (failed) {
+    console.error(`bundle size budget exceeded (${BUDGET_BYTES} bytes gzipped per page)`);
+    process.exit(1);
+  }
+}
+
+async function build() {
+  // Build beside the target, then swap: a failed build never leaves a half-written app.
+  const staging = `${out}.building`;
+  rmSync(staging, { recursive: true, force: true });
+  const result = await esbuild.build({
+    entryPoints: Object.values(PAGES).map((e) => `src/${e}.js`),
+    absWorkingDir: here,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    minify: true,
+    target: ["es2020", "chrome90", "firefox90", "safari15"],
+    outdir: join(staging, "assets"),
+    entryNames: "[name]-[hash]",
+    chunkNames: "chunk-[hash]",
+    assetNames: "[name]-[hash]",
+    loader: { ".png": "file", ".svg": "file" },
+    metafile: true,
+    legalComments: "linked",
+    logLevel: "warning",
+  });
+  const meta = result.metafile;
+  const report = { budget_bytes: BUDGET_BYTES, pages: {} };
+  const shell = ["/", "/dashboard", "/manifest.webmanifest"];
+  for (const [page, entry] of Object.entries(PAGES)) {
+    const assets = pageAssets(meta, entry);
+    const url = (o) => "/" + relative(staging, join(here, o)).split("\\").join("/");
+    let html = readFileSync(join(here, "src", `${page}.html`), "utf8");
+    html = html.replace("<!--assets-->",
+      (assets.css ? `<link rel="stylesheet" href="${url(assets.css)}">\n  ` : "") +
+      `<script type="module" src="${url(assets.js)}"></script>`);
+    writeFileSync(join(staging, `${page}.html`), html);
+    const files = assets.files.map((o) => join(here, o));
+    report.pages[page] = {
+      gzip_bytes: files.reduce((n, f) => n + gzipSize(f), 0),
+      raw_bytes: files.reduce((n, f) => n + readFileSync(f).length, 0),
+      files: assets.files.map((o) => url(o)),
+    };
+    shell.push(...report.pages[page].files);
+  }
+  for (const name of readdirSync(join(here, "public"))) copyFileSync(join(here, "public", name), join(staging, name));
+  // The service worker caches the app shell; its version changes whenever the shell does.
+  const version = createHash("sha256").update(JSON.stringify(shell)).digest("hex").slice(0, 12);
+  const sw = readFileSync(join(here, "src", "sw.js"), "utf8")
+    .replace("__VERSION__", version)
+    .replace("__SHELL__", JSON.stringify(shell));
+  writeFileSync(join(staging, "sw.js"), sw);
+  writeFileSync(join(staging, "size-report.json"), JSON.stringify(report, null, 2) + "\n");
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(dirname(out), { recursive: true });
+  renameSync(staging, out);
+  return report;
+}
+
+if (process.argv.includes("--check-only")) {
+  check(JSON.parse(readFileSync(join(out, "size-report.json"), "utf8")));
+} else {
+  check(await build());
+}

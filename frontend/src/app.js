@@ -1,0 +1,322 @@
+// React-2-EO viewer: watch a region change year by year, export it as a GIF, react to it.
+import * as api from "./api.js";
+import {
+  COUNTRY_BOUNDS, L, createMap, orderProducts, productBounds, registerServiceWorker, renderLegend, renderTabs,
+  unionBounds, watchConnection,
+} from "./common.js";
+import { applyLanguage, onLanguage, setupLanguageToggle, t } from "./i18n.js";
+
+const FRAME_MS = 1000; // one year per second while playing
+const GIF = { size: 512, fps: 2 };
+
+const $ = (id) => document.getElementById(id);
+
+// Exposed for people debugging in the console and for the end-to-end tests.
+const state = (window.r2eo = {
+  products: [],
+  product: null,
+  yearFrom: null,
+  yearTo: null,
+  year: null,
+  playing: true,
+  firstFrameMs: null, // ms from navigation start to the first animation frame on screen
+  animation: null, // the last exported animation
+  reaction: null,
+  shownReady: () => Boolean(stack?.isReady(state.year)), // the year on screen has all its tiles
+});
+
+/**
+ * One tile layer per year, all on the map at once (hidden ones at opacity 0, so their tiles are
+ * loaded ahead); showing a year only switches opacities, so the animation never flickers.
+ */
+class YearStack {
+  constructor(map, product, years) {
+    this.layers = new Map();
+    this.loading = new Map();
+    const bounds = productBounds(product);
+    for (const year of years) {
+      const layer = L.tileLayer(api.tileUrl(product.product, year), {
+        opacity: 0, bounds: bounds ?? undefined, maxNativeZoom: 16, maxZoom: 19, className: `year-${year}`,
+        attribution: product.attribution,
+      });
+      this.loading.set(year, true);
+      layer.on("loading", () => this.loading.set(year, true));
+      layer.on("load", () => { this.loading.set(year, false); this.onLoad?.(year); });
+      layer.addTo(map);
+      this.layers.set(year, layer);
+    }
+    this.map = map;
+  }
+
+  isReady(year) { return this.loading.get(year) === false; }
+
+  show(year) {
+    for (const [y, layer] of this.layers) layer.setOpacity(y === year ? 1 : 0);
+  }
+
+  remove() {
+    for (const layer of this.layers.values()) this.map.removeLayer(layer);
+    this.layers.clear();
+  }
+}
+
+let map;
+let stack = null;
+let timer = null;
+
+function current() { return state.products.find((p) => p.product === state.product); }
+
+function yearsInRange(product = current()) {
+  return product.years.filter((y) => y >= state.yearFrom && y <= state.yearTo);
+}
+
+function showYear(year) {
+  state.year = year;
+  stack?.show(year);
+  $("year").textContent = year ?? "";
+}
+
+function rebuildLayers() {
+  stack?.remove();
+  const product = current();
+  const years = yearsInRange(product);
+  stack = new YearStack(map, product, years);
+  stack.onLoad = (year) => {
+    if (year === state.year && state.firstFrameMs === null) {
+      state.firstFrameMs = Math.round(performance.now());
+      performance.mark?.("r2eo-first-frame");
+      $("splash").classList.add("gone");
+    }
+  };
+  showYear(years.includes(state.year) ? state.year : years[0]);
+  schedule();
+}
+
+// Advance only to a year whose tiles are in: a slow network slows the animation, never blanks it.
+function tick() {
+  timer = null;
+  if (!state.playing) return;
+  const years = yearsInRange();
+  const next = years[(years.indexOf(state.year) + 1) % years.length];
+  if (years.length > 1 && stack.isReady(next) && stack.isReady(state.year)) showYear(next);
+  schedule(stack.isReady(next) ? FRAME_MS : 100);
+}
+
+function schedule(delay = FRAME_MS) {
+  clearTimeout(timer);
+  timer = state.playing ? setTimeout(tick, delay) : null;
+}
+
+function setPlaying(playing) {
+  state.playing = playing;
+  const button = $("play");
+  button.setAttribute("aria-pressed", String(playing));
+  button.querySelector("[aria-hidden]").textContent = playing ? "❚❚" : "▶";
+  button.querySelector(".sr").textContent = t(playing ? "pause" : "play");
+  button.querySelector(".sr").dataset.i18n = playing ? "pause" : "play";
+  schedule();
+}
+
+function setupRange(product) {
+  const from = $("year-from");
+  const to = $("year-to");
+  const first = product.years[0];
+  const last = product.years[product.years.length - 1];
+  for (const input of [from, to]) {
+    input.min = first;
+    input.max = last;
+    input.disabled = first === last;
+  }
+  state.yearFrom = Math.max(first, Math.min(state.yearFrom ?? first, last));
+  state.yearTo = Math.min(last, Math.max(state.yearTo ?? last, first));
+  if (state.yearFrom > state.yearTo) [state.yearFrom, state.yearTo] = [first, last];
+  from.value = state.yearFrom;
+  to.value = state.yearTo;
+  updateRangeLabel();
+}
+
+function updateRangeLabel() {
+  $("range-label").textContent = state.yearFrom === state.yearTo ? `${state.yearFrom}` : `${state.yearFrom}–${state.yearTo}`;
+  $("year-from").setAttribute("aria-valuetext", `${t("from")} ${state.yearFrom}`);
+  $("year-to").setAttribute("aria-valuetext", `${t("to")} ${state.yearTo}`);
+}
+
+function onRangeInput(event) {
+  let from = Number($("year-from").value);
+  let to = Number($("year-to").value);
+  if (from > to) { // the thumbs cannot cross: the one being moved pushes the other
+    if (event.target.id === "year-from") to = from; else from = to;
+    $("year-from").value = from;
+    $("year-to").value = to;
+  }
+  state.yearFrom = from;
+  state.yearTo = to;
+  updateRangeLabel();
+}
+
+function selectProduct(name) {
+  state.product = name;
+  const product = current();
+  setupRange(product);
+  renderLegend($("legend"), product);
+  rebuildLayers();
+}
+
+// -- export and reactions ---------------------------------------------------------------------
+
+function exportBbox() {
+  const view = map.getBounds();
+  const data = productBounds(current());
+  const box = data && view.intersects(data)
+    ? L.latLngBounds([Math.max(view.getSouth(), data.getSouth()), Math.max(view.getWest(), data.getWest())],
+      [Math.min(view.getNorth(), data.getNorth()), Math.min(view.getEast(), data.getEast())])
+    : null;
+  if (!box) return null;
+  return { west: box.getWest(), south: box.getSouth(), east: box.getEast(), north: box.getNorth() };
+}
+
+async function exportGif() {
+  const dialog = $("result");
+  const status = $("result-status");
+  const img = $("gif");
+  img.hidden = true;
+  $("download").hidden = true;
+  $("share").hidden = true;
+  $("react").hidden = true;
+  status.textContent = t("exporting");
+  if (!dialog.open) dialog.showModal?.() ?? dialog.setAttribute("open", "");
+  const bbox = exportBbox();
+  if (!bbox) {
+    status.textContent = t("noData");
+    return;
+  }
+  const product = current();
+  try {
+    const animation = await api.createAnimation({
+      product: product.product, bbox, year_from: state.yearFrom, year_to: state.yearTo, fps: GIF.fps, size: GIF.size,
+    });
+    state.animation = animation;
+    const name = `react2eo-${animation.product}-${animation.year_from}-${animation.year_to}.gif`;
+    img.alt = `${product.title} ${animation.year_from}–${animation.year_to}`;
+    img.src = animation.url;
+    img.hidden = false;
+    const download = $("download");
+    download.href = animation.url;
+    download.download = name;
+    download.hidden = false;
+    setupShare(animation, name, product);
+    state.reaction = storedReaction(animation.id);
+    showReaction();
+    $("react").hidden = false;
+    status.textContent = "";
+  } catch (error) {
+    status.textContent = `${t("exportFailed")}: ${error.message}`;
+  }
+}
+
+function setupShare(animation, name, product) {
+  const share = $("share");
+  if (!navigator.share) return;
+  share.hidden = false;
+  share.onclick = async () => {
+    const title = `React-2-EO · ${product.title} ${animation.year_from}–${animation.year_to}`;
+    try {
+      const blob = await (await fetch(animation.url)).blob();
+      const file = new File([blob], name, { type: blob.type || "image/gif" });
+      if (navigator.canShare?.({ files: [file] })) await navigator.share({ files: [file], title });
+      else await navigator.share({ title, url: new URL(animation.url, location.href).href });
+    } catch { /* the user closed the share sheet */ }
+  };
+}
+
+function browserToken() {
+  // A random id kept by this browser: one reaction per animation, no account.
+  const key = "r2eo-token";
+  let token = null;
+  try { token = localStorage.getItem(key); } catch { /* private mode */ }
+  if (!token) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    token = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    try { localStorage.setItem(key, token); } catch { /* kept for this page only */ }
+  }
+  return token;
+}
+
+function storedReaction(animationId) {
+  try { return localStorage.getItem(`r2eo-reaction-${animationId}`); } catch { return null; }
+}
+
+function showReaction() {
+  for (const value of ["like", "dislike"]) $(value).setAttribute("aria-pressed", String(state.reaction === value));
+}
+
+async function sendReaction(value) {
+  const animation = state.animation;
+  if (!animation || state.reaction === value) return; // sent once; only a change is sent again
+  const status = $("react-status");
+  try {
+    const body = { value, token: browserToken() };
+    if (state.deviceLocation) body.location = state.deviceLocation; // coarsened by the server
+    await api.react(animation.id, body);
+    state.reaction = value;
+    try { localStorage.setItem(`r2eo-reaction-${animation.id}`, value); } catch { /* not kept */ }
+    showReaction();
+    status.textContent = t("thanks");
+  } catch (error) {
+    status.textContent = `${t("sendFailed")} (${error.message})`;
+  }
+}
+
+// -- start --------------------------------------------------------------------------------------
+
+function locateUser(dataBounds) {
+  if (!navigator.geolocation) return;
+  navigator.geolocation.getCurrentPosition((position) => {
+    const here = L.latLng(position.coords.latitude, position.coords.longitude);
+    state.deviceLocation = { lat: here.lat, lon: here.lng };
+    if (!dataBounds || dataBounds.contains(here)) map.setView(here, 11);
+  }, () => { /* declined: keep the whole area */ }, { timeout: 8000, maximumAge: 600000 });
+}
+
+async function start() {
+  setupLanguageToggle();
+  watchConnection();
+  registerServiceWorker();
+  map = createMap($("map"));
+  $("play").addEventListener("click", () => setPlaying(!state.playing));
+  $("year-from").addEventListener("input", onRangeInput);
+  $("year-to").addEventListener("input", onRangeInput);
+  // Layers are rebuilt when the thumb is released, not on every step of a drag.
+  $("year-from").addEventListener("change", rebuildLayers);
+  $("year-to").addEventListener("change", rebuildLayers);
+  $("export").addEventListener("click", exportGif);
+  $("like").addEventListener("click", () => sendReaction("like"));
+  $("dislike").addEventListener("click", () => sendReaction("dislike"));
+  onLanguage(() => { updateRangeLabel(); setPlaying(state.playing); });
+
+  let list;
+  try {
+    list = orderProducts(await api.products());
+  } catch (error) {
+    $("splash").querySelector("p").textContent = `${t("unavailable")} (${error.message})`;
+    return;
+  }
+  state.products = list.filter((p) => p.years.length > 0);
+  if (!state.products.length) {
+    $("splash").querySelector("p").textContent = t("unavailable");
+    return;
+  }
+  // The whole country, or as much of it as the products cover.
+  const data = unionBounds(state.products);
+  map.fitBounds(data ?? COUNTRY_BOUNDS);
+  locateUser(data);
+  const tabs = state.products.map((p) => ({ key: p.product, label: p.title, description: p.description }));
+  renderTabs($("tabs"), tabs, state.products[0].product, selectProduct);
+  selectProduct(state.products[0].product);
+  setPlaying(true);
+  applyLanguage();
+  // Never hide the map behind the splash for long, even if the first tiles are slow.
+  setTimeout(() => $("splash").classList.add("gone"), 4000);
+}
+
+start();

@@ -1,0 +1,149 @@
+// What the viewer and the dashboard share: the map, product tabs, legends, offline notice.
+import L from "leaflet";
+import "leaflet/dist/leaflet.css";
+import "./styles.css";
+import { t } from "./i18n.js";
+
+// Mexico, for when there is nothing better to show.
+export const COUNTRY_BOUNDS = [[14.5, -118.4], [32.7, -86.7]];
+// The default product comes first; the rest keep the server's order.
+const PREFERRED = ["geomedian", "ndvi", "tasselled_cap", "ndwi", "wofs", "ndbi", "bu"];
+
+export function orderProducts(list) {
+  const rank = (p) => {
+    const i = PREFERRED.indexOf(p.product);
+    return i < 0 ? PREFERRED.length : i;
+  };
+  return [...list].sort((a, b) => rank(a) - rank(b));
+}
+
+export function createMap(element, { zoomControl = true } = {}) {
+  // Whole zoom levels (fractional ones leave hairline seams between tiles) and no tile fade-in:
+  // a year switch must be instant, not a flash of the base map.
+  const map = L.map(element, { zoomControl, attributionControl: true, zoomSnap: 1, fadeAnimation: false, worldCopyJump: true });
+  // The base map is context only; the products draw over it.
+  L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
+    maxZoom: 19, attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+  }).addTo(map);
+  map.fitBounds(COUNTRY_BOUNDS);
+  return map;
+}
+
+/** Leaflet bounds of a product ([west, south, east, north] in the API), or null. */
+export function productBounds(product) {
+  if (!product?.bounds) return null;
+  const [w, s, e, n] = product.bounds;
+  return L.latLngBounds([s, w], [n, e]);
+}
+
+export function unionBounds(products) {
+  let all = null;
+  for (const p of products) {
+    const b = productBounds(p);
+    if (b) all = all ? all.extend(b) : b;
+  }
+  return all;
+}
+
+/** Tabs (WAI-ARIA tablist: arrows move between them). ``onSelect(product)``. */
+export function renderTabs(nav, items, selected, onSelect) {
+  nav.replaceChildren();
+  const buttons = items.map((item) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.role = "tab";
+    b.className = "tab";
+    b.id = `tab-${item.key}`;
+    b.dataset.product = item.key;
+    b.textContent = item.label;
+    if (item.description) b.title = item.description;
+    b.addEventListener("click", () => { select(item.key); onSelect(item.key); });
+    nav.append(b);
+    return b;
+  });
+  const select = (key) => {
+    for (const b of buttons) {
+      const on = b.dataset.product === key;
+      b.setAttribute("aria-selected", String(on));
+      b.tabIndex = on ? 0 : -1;
+      if (on) b.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+    }
+  };
+  nav.onkeydown = (event) => {
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0 || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
+    event.preventDefault();
+    const next = event.key === "Home" ? 0 : event.key === "End" ? buttons.length - 1
+      : (i + (event.key === "ArrowRight" ? 1 : buttons.length - 1)) % buttons.length;
+    buttons[next].focus();
+    buttons[next].click();
+  };
+  select(selected);
+  return select;
+}
+
+function format(value) {
+  return Math.abs(value) >= 100 ? value.toFixed(0) : Number(value.toPrecision(2)).toString();
+}
+
+/** The legend of a product: a colour ramp, class swatches, or what an RGB picture shows. */
+export function renderLegend(element, product) {
+  element.replaceChildren();
+  const title = document.createElement("strong");
+  title.textContent = product.title;
+  element.append(title);
+  if (product.kind === "classes" && product.legend) {
+    const list = document.createElement("ul");
+    list.className = "classes";
+    for (const [code, name] of Object.entries(product.legend)) {
+      const li = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = product.legend_colors?.[code] ?? "#888";
+      li.append(swatch, document.createTextNode(name));
+      list.append(li);
+    }
+    element.append(list);
+  } else if (product.kind === "continuous" && product.colormap_stops?.length) {
+    const ramp = document.createElement("div");
+    ramp.className = "ramp";
+    ramp.style.background = `linear-gradient(to right, ${product.colormap_stops.join(", ")})`;
+    ramp.setAttribute("role", "img");
+    const [lo, hi] = product.value_range ?? [0, 1];
+    const raw = product.units?.[product.default_band] ?? "";
+    const unit = raw === "1" ? "" : raw; // "1": dimensionless, as in CF conventions
+    ramp.setAttribute("aria-label", `${format(lo)} – ${format(hi)} ${unit}`);
+    const scale = document.createElement("div");
+    scale.className = "scale";
+    scale.innerHTML = "<span></span><span></span>";
+    scale.children[0].textContent = format(lo);
+    scale.children[1].textContent = `${format(hi)} ${unit}`.trim();
+    element.append(ramp, scale);
+  } else {
+    // An RGB picture: say which bands make the colours, briefly (the description is long).
+    const p = document.createElement("p");
+    p.textContent = t(product.default_style === "false_colour" ? "falseColour" : product.kind === "rgb" ? "trueColour" : "")
+      || product.description.split(". ")[0];
+    element.append(p);
+  }
+}
+
+export function watchConnection() {
+  const banner = document.getElementById("offline");
+  const update = () => { banner.hidden = navigator.onLine; };
+  addEventListener("online", update);
+  addEventListener("offline", update);
+  update();
+}
+
+export function registerServiceWorker() {
+  if ("serviceWorker" in navigator && location.protocol !== "file:") {
+    navigator.serviceWorker.register("/sw.js").catch(() => { /* the app works without it */ });
+  }
+}
+
+export function showError(element, error) {
+  element.textContent = `${t("exportFailed")}: ${error.message}`;
+}
+
+export { L };

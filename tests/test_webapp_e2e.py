@@ -1,0 +1,235 @@
+"""React-2-EO web app and dashboard, end to end, in real headless Chromium at a phone's viewport.
+
+The API serves the offline demo's products (2021-2023) and the built front end; Debian's
+``chromium`` is driven by Playwright. Each step writes a screenshot under
+``test-output/react2eo/`` (or ``$ECOINTEGRITY_TEST_OUTPUT/react2eo``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ecointegrity.web import ApiSettings, create_app
+from ecointegrity.web.site import STATIC_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+PHONE = {"width": 393, "height": 851}  # a current mid-size phone, CSS pixels
+BUDGET_BYTES = 200 * 1024
+
+
+def _required(message: str) -> None:
+    """Skip where a user's clone lacks the browser or the build; fail in CI, which installs both."""
+    if os.environ.get("ECOINTEGRITY_REQUIRE_DATA") == "1":
+        pytest.fail(message + " (required in CI: .ci/run installs it)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        _required("Debian's chromium is not installed (apt-get install chromium)")
+    if not (STATIC_DIR / "index.html").is_file():
+        _required("the web app is not built (make web)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(demo_outputs: Path, tmp_path_factory):
+    """The API with the web app on a free localhost port, in a thread of this process."""
+    import uvicorn
+
+    work = tmp_path_factory.mktemp("react2eo")
+    # k = 1 so that the one reaction of the test shows on the reaction map
+    settings = ApiSettings(min_reactions_per_cell=1, reactions_per_minute=1000, animations_per_minute=1000)
+    app = create_app([demo_outputs / "products", demo_outputs / "landcover"], f"sqlite:///{work / 'r2eo.sqlite'}",
+                     work / "animations", settings)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the API server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    root = Path(os.environ.get("ECOINTEGRITY_TEST_OUTPUT", REPO / "test-output")) / "react2eo"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def phone(chromium: str, server: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True, has_touch=True,
+                                      locale="es-MX", base_url=server, service_workers="block")
+        # The base map comes from the internet; this machine has none, and the test needs none.
+        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page, context, errors
+        browser.close()
+
+
+def _settled(page) -> None:
+    """Before a screenshot: the year on screen has all its tiles."""
+    page.wait_for_function("r2eo.shownReady()", timeout=15_000)
+
+
+def test_bundle_within_budget(report):
+    """What a page loads first (JS and CSS, gzipped) stays under 200 kB; the build enforces it too."""
+    site = STATIC_DIR / "size-report.json"
+    if not site.is_file():
+        _required("the web app is not built (make web)")
+    pages = json.loads(site.read_text())["pages"]
+    for page, info in pages.items():
+        size = sum(len(gzip.compress((STATIC_DIR / f.lstrip("/")).read_bytes(), 9)) for f in info["files"])
+        report(f"react2eo bundle {page}: {size / 1024:.1f} kB gzipped JS+CSS (budget {BUDGET_BYTES // 1024} kB)")
+        assert size <= BUDGET_BYTES, f"{page} ships {size} bytes gzipped, over the {BUDGET_BYTES} budget"
+
+
+def test_phone_viewer_export_react_dashboard(phone, server, shots, report):
+    page, context, errors = phone
+    started = time.perf_counter()
+    page.goto("/")
+    page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+    first_frame_ms = page.evaluate("window.r2eo.firstFrameMs")
+    wall_ms = (time.perf_counter() - started) * 1000
+    report(f"react2eo first animation frame at 393x851: {first_frame_ms} ms after navigation start "
+           f"({wall_ms:.0f} ms wall, local server)")
+    state = page.evaluate("({product: r2eo.product, from: r2eo.yearFrom, to: r2eo.yearTo, playing: r2eo.playing})")
+    assert state == {"product": "geomedian", "from": 2021, "to": 2023, "playing": True}
+    assert page.locator("html").get_attribute("lang") == "es"
+    tabs = page.get_by_role("tab")
+    assert tabs.count() >= 7, "a tab per product"
+    assert page.locator("#tab-geomedian").get_attribute("aria-selected") == "true"
+    page.wait_for_selector("#splash", state="hidden")
+    _settled(page)
+    page.screenshot(path=shots / "01-viewer.png")
+
+    # a tab switch changes the layer
+    page.locator("#tab-ndvi").click()
+    page.wait_for_function("r2eo.product === 'ndvi'")
+    page.wait_for_selector("img.leaflet-tile[src*='/api/tiles/ndvi/']", state="attached")
+    assert page.locator("img.leaflet-tile[src*='/api/tiles/geomedian/']").count() == 0
+    assert "NDVI" in page.locator("#legend").inner_text()
+    _settled(page)
+    page.screenshot(path=shots / "02-tab-ndvi.png")
+
+    # the slider changes the range (keyboard on the 'from' thumb: input and change events)
+    page.locator("#year-from").focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("r2eo.yearFrom === 2022")
+    assert page.locator("#range-label").inner_text() == "2022–2023"
+    page.wait_for_function("r2eo.year >= 2022")
+    assert page.locator("img.leaflet-tile[src*='/api/tiles/ndvi/2021/']").count() == 0, "2021 left the animation"
+    _settled(page)
+    page.screenshot(path=shots / "03-range-2022-2023.png")
+
+    # play advances the year: pause, then play again and watch the big year label change
+    page.locator("#play").click()
+    assert page.evaluate("r2eo.playing") is False
+    paused_year = page.evaluate("r2eo.year")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("r2eo.year") == paused_year, "paused means paused"
+    page.locator("#play").click()
+    page.wait_for_function(f"r2eo.year !== {paused_year}", timeout=10_000)
+    assert page.locator("#year").inner_text() == str(page.evaluate("r2eo.year"))
+    page.screenshot(path=shots / "04-playing.png")
+
+    # export: a GIF of the view, one frame per year of the range
+    page.locator("#export").click()
+    page.wait_for_function("document.querySelector('#gif').complete && document.querySelector('#gif').naturalWidth > 0"
+                           " && !document.querySelector('#gif').hidden", timeout=60_000)
+    animation = page.evaluate("r2eo.animation")
+    assert (animation["product"], animation["year_from"], animation["year_to"]) == ("ndvi", 2022, 2023)
+    gif = page.request.get(animation["url"])
+    assert gif.headers["content-type"] == "image/gif"
+    with Image.open(io.BytesIO(gif.body())) as im:
+        assert im.format == "GIF"
+        assert im.n_frames == 2, "one frame per year of the range"
+        assert max(im.size) == 512
+    assert page.locator("#download").get_attribute("download").endswith(".gif")
+    page.screenshot(path=shots / "05-export.png")
+
+    # like: sent once, stored, can be changed
+    page.locator("#like").click()
+    page.wait_for_function("r2eo.reaction === 'like'")
+    assert page.locator("#like").get_attribute("aria-pressed") == "true"
+    summary = page.request.get("/api/reactions/summary").json()
+    assert summary["totals"]["likes"] == 1 and summary["totals"]["reactions"] == 1
+    page.screenshot(path=shots / "06-liked.png")
+
+    # the dashboard shows it, and updates without a reload
+    page.goto("/dashboard?poll=1")
+    page.wait_for_function("document.querySelector('#t-likes').textContent === '1'", timeout=15_000)
+    page.wait_for_selector("path.leaflet-interactive", state="attached")  # the H3 cell
+    assert page.locator("#top tbody tr").count() == 1
+    page.screenshot(path=shots / "07-dashboard.png")
+    updates = page.evaluate("r2eoDashboard.updates")
+    r = page.request.post(f"/api/animations/{animation['id']}/reactions",
+                          data={"value": "dislike", "token": "another-browser-token"})
+    assert r.ok
+    page.wait_for_function("document.querySelector('#t-dislikes').textContent === '1'", timeout=15_000)
+    assert page.evaluate("r2eoDashboard.updates") > updates
+    page.screenshot(path=shots / "08-dashboard-updated.png")
+
+    # English on request; the offline notice
+    page.locator("#lang").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_text("Most reacted-to regions").is_visible()
+    context.set_offline(True)
+    page.wait_for_selector("#offline", state="visible")
+    page.screenshot(path=shots / "09-dashboard-en-offline.png")
+    context.set_offline(False)
+
+    assert not errors, f"JavaScript errors: {errors}"
+    report(f"react2eo screenshots: {shots}")
+
+
+def test_app_shell_is_installable(server):
+    """Manifest with 192/512 px icons, service worker, pages revalidated, hashed assets immutable."""
+    import httpx
+
+    if not (STATIC_DIR / "index.html").is_file():
+        _required("the web app is not built (make web)")
+    with httpx.Client(base_url=server) as client:
+        manifest = client.get("/manifest.webmanifest")
+        assert manifest.headers["content-type"].startswith("application/manifest+json")
+        sizes = {icon["sizes"] for icon in manifest.json()["icons"]}
+        assert {"192x192", "512x512"} <= sizes
+        for icon in manifest.json()["icons"]:
+            assert client.get(icon["src"]).status_code == 200
+        assert client.get("/sw.js").headers["cache-control"] == "no-cache"
+        index = client.get("/")
+        assert index.headers["cache-control"] == "no-cache"
+        asset = next(part.split('"')[0] for part in index.text.split('src="')[1:] if part.startswith("/assets/"))
+        assert "immutable" in client.get(asset).headers["cache-control"]
+        assert "/" not in client.get("/openapi.json").json()["paths"], "the pages stay out of the API schema"
