@@ -67,3 +67,19 @@ def test_time_queries_and_unknown_collection(tmp_path):
     assert (start.year, end.year) == (2021, 2022)
     with pytest.raises(CatalogError, match="collection 'landsat' is not in catalog .*; collections: sentinel-2-l2a"):
         cat.items("landsat")
+
+
+def test_atomic_writes_leave_files_readable_by_others(tmp_path):
+    """Temporary files are private (0600); finished outputs get the umask's mode, not 0600."""
+    import os
+    import stat
+
+    from ecointegrity.cube._io import atomic_path
+
+    with atomic_path(tmp_path / "out.txt") as tmp:
+        assert stat.S_IMODE(os.stat(tmp).st_mode) == 0o600
+        with open(tmp, "w") as f:
+            f.write("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "out.txt").st_mode) == 0o666 & ~umask

@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 
+import pandas as pd
 import pystac
 import pytest
 import rasterio
@@ -132,3 +133,12 @@ def test_settings_from_env_and_toml(tmp_path, monkeypatch):
     assert s.scheduler == "tcp://other:8786"  # environment beats the file
     assert s.catalog_location == "/data/eco/catalog"
     assert s.database == "sqlite:////data/eco/ecointegrity.sqlite"
+
+
+def test_demo_scans_and_detects_bats(demo_run):
+    result, out = demo_run
+    table = pd.read_parquet(out / "acoustics" / "recordings.parquet")
+    assert len(table) == 12 and (table.sample_rate == 256_000).all()
+    assert (out / "acoustics" / "detections" / "detections.parquet").exists()
+    ap = float(re.search(r"bats: against the generator's \d+ calls: AP ([\d.]+)", result.output).group(1))
+    assert ap > 0.8

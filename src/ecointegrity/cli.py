@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .cli_acoustics import acoustics_app
 from .config import get_settings
 from .cube import (
     CubeError,
@@ -42,6 +43,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(catalog_app, name="catalog")
 landcover_app = typer.Typer(help="Land cover and land-cover change (MAD-Mex).", no_args_is_help=True)
 app.add_typer(landcover_app, name="landcover")
+app.add_typer(acoustics_app, name="acoustics")
 
 console = Console(soft_wrap=True)  # paths and reports must stay copyable
 err = Console(stderr=True, soft_wrap=True)
@@ -385,6 +387,7 @@ def demo(
     sensor: Annotated[str, typer.Option(help="Sensor profile of --data GeoTIFFs.")] = "landsat-c2-l2",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("ecointegrity-demo"),
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
+    audio: Annotated[Path | None, typer.Option("--audio", help="Ultrasonic recordings for the bat part (default: synthetic).")] = None,
     serve_after: Annotated[bool, typer.Option("--serve", help="Then serve the products (React-2-EO API).")] = False,
     port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
 ) -> None:
@@ -412,6 +415,11 @@ def demo(
         for key, why in result.failed.items():
             err.print(f"  {key}: {why}")
         raise typer.Exit(1)
+    from .demo import run_acoustics_demo
+
+    bats = run_acoustics_demo(out / "acoustics", audio=audio, say=console.print)
+    for line in bats.summary:
+        console.print(line)
     console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
     served = [p.resolve() for p in (result.products, result.landcover) if p is not None]
     console.print("Serve them: ecointegrity serve " + " ".join(f"--products-catalog {c}" for c in served)

@@ -43,6 +43,14 @@ def exists(location: str | os.PathLike) -> bool:
     return fs.exists(path)
 
 
+# mkstemp makes 0600 files; a finished output gets the mode any new file would (0644 under
+# the usual umask), so other users and services (QGIS, a web server) can read it. Read once,
+# at import, because reading the umask means setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
+
 @contextmanager
 def atomic_path(destination: str | os.PathLike, suffix: str = "") -> Iterator[str]:
     """A local temporary path that becomes ``destination`` when the block succeeds.
@@ -57,6 +65,7 @@ def atomic_path(destination: str | os.PathLike, suffix: str = "") -> Iterator[st
         os.close(fd)
         try:
             yield tmp
+            os.chmod(tmp, _FILE_MODE)
             os.replace(tmp, dest)
         finally:
             if os.path.exists(tmp):

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._json import json_ready
+
 __all__ = [
     "AccuracyReport",
     "AreaEstimate",
@@ -34,19 +36,6 @@ __all__ = [
     "allocate_sample",
     "draw_stratified_sample",
 ]
-
-
-def _json_ready(value: Any) -> Any:
-    """Numpy scalars to Python ones and NaN to None, so `json.dumps` writes valid JSON."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -130,7 +119,7 @@ class AccuracyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: summary scores, per-class scores and the confusion counts."""
-        return _json_ready(
+        return json_ready(
             {
                 "n": int(self.confusion.to_numpy().sum()),
                 "overall_accuracy": self.overall_accuracy,
@@ -241,7 +230,7 @@ class AreaEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: overall figures plus the per-class table."""
-        return _json_ready(
+        return json_ready(
             {
                 "confidence": self.confidence,
                 "z": self.z,

@@ -1,0 +1,176 @@
+"""``ecointegrity acoustics``: recordings, bat-call detection, training and evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+acoustics_app = typer.Typer(help="Bat calls in ultrasonic recordings: scan, detect, train, evaluate.",
+                            no_args_is_help=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+
+
+@acoustics_app.command("scan")
+def scan(
+    source: Annotated[str, typer.Argument(help="Folder, glob ('data/**/*.WAV') or URL (s3://bucket/prefix).")],
+    out: Annotated[Path, typer.Option(help="Recordings table (Parquet).")] = Path("recordings.parquet"),
+) -> None:
+    """Build the recordings table: header, GUANO and AudioMoth metadata of every file; broken
+    files are listed with the reason, never fatal."""
+    from .acoustics import scan_recordings, write_recordings
+
+    try:
+        result = scan_recordings(source)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(exc)
+    written = write_recordings(result, out)
+    console.print(str(result))
+    for row in result.problems.itertuples():
+        console.print(f"[yellow]skipped[/] {row.path}: {row.reason}")
+    console.print("written: " + ", ".join(str(p) for p in written))
+
+
+@acoustics_app.command("detect")
+def detect(
+    source: Annotated[str, typer.Argument(help="Recordings table (.parquet), folder, glob or URL.")],
+    out: Annotated[Path, typer.Option(help="Run folder (detections, ledger, run.json).")] = Path("detections"),
+    model: Annotated[str | None, typer.Option(help="Saved model (.pt), or 'batdetect2' (optional, non-commercial).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Minimum detection score (default: the model's).")] = None,
+    chunk: Annotated[float | None, typer.Option(help="Chunk length in seconds (default: the model's).")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    batch_files: Annotated[int, typer.Option(help="Files per batch (unit of work and of resume).")] = 16,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a run made with other parameters.")] = False,
+    export: Annotated[str | None, typer.Option(help="Also export for review: raven (tables) or csv.")] = None,
+) -> None:
+    """Detect bat calls in every recording; re-running resumes an interrupted run."""
+    from .acoustics import AcousticsError, detect_recordings, export_detections
+
+    with _bar() as bar:
+        task = bar.add_task("detecting", total=None)
+        try:
+            run = detect_recordings(source, out, model=model, threshold=threshold, chunk_s=chunk, device=device,
+                                    batch_files=batch_files, scheduler=scheduler, overwrite=overwrite,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except (AcousticsError, FileNotFoundError, ImportError, ValueError) as exc:
+            _fail(exc)
+    console.print(str(run))
+    console.print(f"model {run.parameters.get('model')} {run.parameters.get('model_version')}, "
+                  f"threshold {run.parameters.get('threshold')}, chunks {run.parameters.get('chunk_s')} s")
+    if export:
+        dest = out / ("raven" if export == "raven" else "detections.csv")
+        console.print(f"exported: {export_detections(out, dest, format=export)}")
+
+
+@acoustics_app.command("train")
+def train(
+    out: Annotated[Path, typer.Option(help="Where to save the model (.pt; a .json card beside it).")],
+    annotations: Annotated[Path | None, typer.Option(help="Annotations (any format read_events reads).")] = None,
+    audio: Annotated[Path | None, typer.Option(help="Folder the annotations' recordings are relative to.")] = None,
+    classes: Annotated[str | None, typer.Option(help="Comma-separated class list (default: labels of the annotations).")] = None,
+    base: Annotated[str | None, typer.Option(help="Fine-tune this model ('default' for the shipped one).")] = None,
+    synthetic: Annotated[int, typer.Option(help="Add this many recordings from the call generator.")] = 0,
+    background: Annotated[Path | None, typer.Option(help="Folder of recordings without calls (noise of your sites).")] = None,
+    steps: Annotated[int, typer.Option(help="Optimiser steps (batches of 16 crops of 0.5 s).")] = 1500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    version: Annotated[str, typer.Option(help="Version recorded in the model.")] = "custom",
+) -> None:
+    """Train a detector (or fine-tune one, with a new class head for your species list)."""
+    import numpy as np
+    import soundfile as sf
+
+    from .acoustics import (
+        CALL_TYPES,
+        load_detector,
+        read_events,
+        synthetic_training_set,
+        train_detector,
+    )
+    from .acoustics.training import load_training_recordings
+
+    recordings = []
+    if annotations is not None:
+        try:
+            table = read_events(annotations)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(exc)
+        recordings, problems = load_training_recordings(table, audio)
+        for name, why in problems.items():
+            err.print(f"[yellow]skipped[/] {name}: {why}")
+    backgrounds = []
+    if background is not None:
+        for path in sorted(p for p in background.rglob("*") if p.suffix.lower() in (".wav", ".flac")):
+            try:
+                backgrounds.append(sf.read(str(path), dtype="float32", always_2d=True)[0][:, 0])
+            except RuntimeError as exc:
+                err.print(f"[yellow]skipped background[/] {path}: {exc}")
+    if synthetic:
+        recordings += synthetic_training_set(synthetic, seed=seed, backgrounds=backgrounds)
+    if not recordings:
+        _fail(ValueError("nothing to train on: give --annotations (and --audio) and/or --synthetic N"))
+    labels = sorted({lbl for r in recordings for lbl in r.events["label"].astype(str)} - {"bat", "unknown"})
+    class_list = [c.strip() for c in classes.split(",")] if classes else (labels or list(CALL_TYPES))
+    base_model = load_detector(None if base == "default" else base) if base else None
+    with _bar() as bar:
+        task = bar.add_task("training", total=steps)
+        model = train_detector(recordings, class_list, base=base_model, backgrounds=backgrounds, steps=steps, seed=seed,
+                               progress=lambda s, n, loss: bar.update(task, completed=s, description=f"training (loss {loss:.3f})"))
+    model.metadata["version"] = version
+    path = model.save(out)
+    n_events = int(np.sum([len(r.events) for r in recordings]))
+    console.print(f"trained on {len(recordings)} recordings ({n_events} calls), classes {class_list}; saved {path}")
+
+
+@acoustics_app.command("evaluate")
+def evaluate_cmd(
+    predictions: Annotated[Path, typer.Argument(help="Detections (run folder, Parquet, CSV, Raven, batdetect2, AOEF).")],
+    truth: Annotated[Path, typer.Argument(help="Annotations (same formats).")],
+    threshold: Annotated[float, typer.Option(help="Score threshold for precision/recall/F1.")] = 0.5,
+    tolerance: Annotated[float, typer.Option(help="Start-time tolerance (s) for a match.")] = 0.01,
+    plot: Annotated[Path | None, typer.Option(help="Write the precision-recall curve (PNG).")] = None,
+    report: Annotated[Path | None, typer.Option("--json", help="Write the report (JSON).")] = None,
+) -> None:
+    """Detection AP (10 ms start tolerance, greedy by score), P/R/F1, per-class AP, mAP, confusion."""
+    from .acoustics import evaluate, plot_precision_recall, read_detections, read_events
+
+    try:
+        pred = read_detections(predictions) if (predictions / "run.json").exists() else read_events(predictions)
+        true = read_events(truth)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    result = evaluate(pred, true, threshold=threshold, tolerance_s=tolerance)
+    console.print(result.summary())
+    if plot:
+        console.print(f"precision-recall plot: {plot_precision_recall(result, plot)}")
+    if report:
+        report.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+        console.print(f"report: {report}")
+
+
+@acoustics_app.command("synth")
+def synth(
+    out: Annotated[Path, typer.Argument(help="Folder for the WAV files and annotations.")],
+    n: Annotated[int, typer.Option(help="Recordings to write.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    sample_rate: Annotated[int, typer.Option(help="Sample rate (Hz).")] = 256_000,
+) -> None:
+    """Write synthetic bat recordings (docs/synthetic-bat-calls.md) with their annotations."""
+    from .acoustics import write_synthetic_dataset
+
+    table = write_synthetic_dataset(out, n, seed=seed, sample_rate=sample_rate)
+    console.print(f"{n} recordings, {len(table)} calls -> {out} (annotations.parquet, annotations.csv)")
