@@ -142,3 +142,65 @@ def test_demo_scans_and_detects_bats(demo_run):
     assert (out / "acoustics" / "detections" / "detections.parquet").exists()
     ap = float(re.search(r"bats: against the generator's \d+ calls: AP ([\d.]+)", result.output).group(1))
     assert ap > 0.8
+
+
+def test_demo_soundscapes_and_site_evidence(demo_run):
+    result, out = demo_run
+    acoustics = out / "acoustics"
+    evidence = pd.read_parquet(acoustics / "site-evidence.parquet")
+    assert {"forest-edge", "forest-interior", "audio"} <= set(evidence.site)
+    edge = evidence[evidence.site == "forest-edge"].iloc[0]
+    interior = evidence[evidence.site == "forest-interior"].iloc[0]
+    assert edge.n_recordings == interior.n_recordings == 6
+    assert edge.gunshot_events >= 1 and interior.gunshot_events == 0  # the shots are at the edge
+    assert evidence.low_effort.all()  # six minutes a site is too little, and flagged
+    assert (evidence.loc[evidence.site == "audio", "bat_passes"] > 0).all()
+    assert len(pd.read_parquet(acoustics / "indices" / "indices.parquet")) == 12
+    assert len(list((acoustics / "false-colour").glob("*.png"))) == 4
+    assert re.search(r"synthetic gunshots found \d of 4", result.output)
+
+
+def test_acoustics_anthropogenic_indices_evidence_commands(tmp_path):
+    import datetime as dt
+
+    from ecointegrity.acoustics.synth_audible import synth_soundscape, write_soundscape
+
+    for i, hour in enumerate((6, 22)):
+        audio, _ = synth_soundscape(30, 16000, events=[("gunshot", 12.0)], hour=hour, seed=i)
+        write_soundscape(tmp_path / "audio" / "edge" / f"2024011{i}_{hour:02d}0000.WAV", audio, 16000,
+                         timestamp=dt.datetime(2024, 1, 10 + i, hour), location=(18.64, -88.38))
+    (tmp_path / "audio" / "edge" / "empty.wav").write_bytes(b"")
+    rec = tmp_path / "rec.parquet"
+    assert runner.invoke(app, ["acoustics", "scan", str(tmp_path / "audio"), "--out", str(rec)]).exit_code == 0
+
+    events = tmp_path / "anthro.csv"
+    # threshold 0: every class is "on" in every window, so each file is one event per class
+    # whatever the model hears
+    result = runner.invoke(app, ["acoustics", "anthropogenic", str(tmp_path / "audio"), "--out", str(events),
+                                 "--threshold", "0"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(events)
+    assert {"recording", "start_time", "end_time", "label", "score"} <= set(table.columns)
+    assert len(table) == 2 * 8 and (table.start_time == 0).all() and (table.end_time == 30).all()
+    assert "audio hours per CPU-hour" in result.output and "1 failed" in result.output  # empty.wav
+    assert (tmp_path / "anthro-run" / "run.json").exists()
+
+    result = runner.invoke(app, ["acoustics", "indices", str(rec), "--out", str(tmp_path / "idx"),
+                                 "--false-colour", str(tmp_path / "fc")])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(tmp_path / "idx" / "indices.parquet")) == 2
+    assert len(list((tmp_path / "fc").glob("edge_*.png"))) == 2
+
+    out = tmp_path / "evidence.csv"
+    result = runner.invoke(app, ["acoustics", "evidence", str(rec), "--anthropogenic", str(tmp_path / "anthro-run"),
+                                 "--indices", str(tmp_path / "idx"), "--out", str(out), "--period", "all"])
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out).iloc[0]
+    assert row.site == "edge" and row.n_recordings == 2 and row.gunshot_events == 2
+    assert row.gunshot_per_100h == pytest.approx(2 / (60 / 3600) * 100)
+    assert any(c.startswith("ACI") for c in row.index)
+
+    bad = runner.invoke(app, ["acoustics", "anthropogenic", str(rec), "--out", str(tmp_path / "events.txt")])
+    assert bad.exit_code == 2 and "events.txt: events are written as .csv or .parquet" in bad.output
+    bad = runner.invoke(app, ["acoustics", "evidence", str(rec), "--out", str(tmp_path / "e.xlsx")])
+    assert bad.exit_code == 2 and "e.xlsx" in bad.output

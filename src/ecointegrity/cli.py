@@ -388,6 +388,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("ecointegrity-demo"),
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
     audio: Annotated[Path | None, typer.Option("--audio", help="Ultrasonic recordings for the bat part (default: synthetic).")] = None,
+    audible: Annotated[Path | None, typer.Option("--audible", help="Audible recordings for the soundscape part (default: synthetic).")] = None,
     serve_after: Annotated[bool, typer.Option("--serve", help="Then serve the products (React-2-EO API).")] = False,
     port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
 ) -> None:
@@ -419,6 +420,11 @@ def demo(
 
     bats = run_acoustics_demo(out / "acoustics", audio=audio, say=console.print)
     for line in bats.summary:
+        console.print(line)
+    from .demo import run_soundscape_demo
+
+    soundscapes = run_soundscape_demo(out / "acoustics", bats=bats, audio=audible, say=console.print)
+    for line in soundscapes.summary:
         console.print(line)
     console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
     served = [p.resolve() for p in (result.products, result.landcover) if p is not None]

@@ -1,4 +1,5 @@
-"""``ecointegrity acoustics``: recordings, bat-call detection, training and evaluation."""
+"""``ecointegrity acoustics``: recordings, bat-call detection, training and evaluation;
+anthropogenic sounds, soundscape indices and site evidence in audible recordings."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-acoustics_app = typer.Typer(help="Bat calls in ultrasonic recordings: scan, detect, train, evaluate.",
-                            no_args_is_help=True)
+acoustics_app = typer.Typer(help="Recordings: bat calls (scan, detect, train, evaluate), anthropogenic sounds, "
+                                 "soundscape indices, site evidence.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -174,3 +175,127 @@ def synth(
 
     table = write_synthetic_dataset(out, n, seed=seed, sample_rate=sample_rate)
     console.print(f"{n} recordings, {len(table)} calls -> {out} (annotations.parquet, annotations.csv)")
+
+
+def _events_file(out: Path) -> str:
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        _fail(ValueError(f"{out}: events are written as .csv or .parquet, not {suffix!r}"))
+    return "csv" if suffix == ".csv" else "parquet"
+
+
+@acoustics_app.command("anthropogenic")
+def anthropogenic(
+    source: Annotated[str, typer.Argument(help="Recordings table (.parquet), folder, glob or URL.")],
+    out: Annotated[Path, typer.Option(help="Events (recording, start_time, end_time, label, score...): .csv or .parquet.")] = Path(
+        "anthropogenic.csv"),
+    model: Annotated[str, typer.Option(help="'anthropogenic' (the shipped model) or a saved anthropogenic-*.pt.")] = "anthropogenic",
+    threshold: Annotated[float | None, typer.Option(help="One score threshold for every class (default: the model's, per class).")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (resumable parts); default: beside --out.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    batch_files: Annotated[int, typer.Option(help="Files per batch (unit of work and of resume).")] = 8,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a run made with other parameters.")] = False,
+) -> None:
+    """Gunshots, chainsaws, vehicles, voices, dogs... in audible recordings: timed events per
+    class; re-running resumes an interrupted run."""
+    from .acoustics import AcousticsError, detect_recordings, read_detections, write_events
+
+    fmt = _events_file(out)
+    if not (model == "anthropogenic" or Path(model).name.startswith("anthropogenic")):
+        _fail(ValueError(f"{model}: not an anthropogenic-sound model (give 'anthropogenic' or an anthropogenic-*.pt)"))
+    run_dir = run_dir or out.with_name(out.stem + "-run")
+    with _bar() as bar:
+        task = bar.add_task("listening", total=None)
+        try:
+            run = detect_recordings(source, run_dir, model=model, threshold=threshold, device=device,
+                                    batch_files=batch_files, scheduler=scheduler, overwrite=overwrite,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except (AcousticsError, FileNotFoundError, ImportError, ValueError) as exc:
+            _fail(exc)
+    events = read_detections(run_dir)
+    write_events(events, out, format=fmt)  # the project's event table: recording, start_time, end_time, label, score
+    console.print(str(run))
+    counts = events["label"].value_counts()
+    console.print("events by class: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+    console.print(f"written: {out} (run folder {run_dir})")
+
+
+@acoustics_app.command("indices")
+def indices(
+    source: Annotated[str, typer.Argument(help="Recordings table (.parquet), folder or glob of audible recordings.")],
+    out: Annotated[Path, typer.Option(help="Folder: parts/ (resumable) and indices.parquet.")] = Path("indices"),
+    segment: Annotated[float, typer.Option(help="Segment length in seconds (one row per segment).")] = 60.0,
+    workers: Annotated[int, typer.Option(help="Processes analysing recordings side by side.")] = 1,
+    false_colour: Annotated[Path | None, typer.Option(help="Also write a false-colour PNG per site and day here.")] = None,
+) -> None:
+    """Soundscape indices (scikit-maad: ACI, ADI, AEI, BI, NDSI, entropies...) per segment,
+    with site and time; optionally long-duration false-colour spectrograms."""
+    import pandas as pd
+
+    from .acoustics import (
+        false_colour_by_site_day,
+        indices_for_recordings,
+        read_recordings,
+        scan_recordings,
+    )
+
+    try:
+        table = read_recordings(source) if source.endswith(".parquet") else scan_recordings(source, progress=False).table
+        run = indices_for_recordings(table, out, segment_s=segment, workers=workers)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"{run.computed} recordings analysed ({run.skipped} already done), {len(run.problems)} failed; "
+                  f"{len(run.indices)} segments -> {out / 'indices.parquet'}; "
+                  f"{run.audio_hours_per_cpu_hour:,.0f} audio hours per CPU-hour")
+    for row in run.problems.itertuples():
+        console.print(f"[yellow]skipped[/] {row.path}: {row.reason}")
+    if false_colour is not None:
+        pngs = false_colour_by_site_day(pd.DataFrame(table), false_colour, indices_dir=out, segment_s=segment)
+        console.print(f"false-colour spectrograms: {len(pngs)} PNG in {false_colour}")
+
+
+@acoustics_app.command("evidence")
+def evidence(
+    recordings: Annotated[Path, typer.Argument(help="Recordings table (.parquet, from `acoustics scan`).")],
+    out: Annotated[Path, typer.Option(help="Site evidence table: .parquet or .csv.")] = Path("site-evidence.parquet"),
+    bats: Annotated[Path | None, typer.Option(help="Bat detections: a run folder or an event file.")] = None,
+    anthropogenic: Annotated[Path | None, typer.Option(help="Anthropogenic events: a run folder or an event file.")] = None,
+    indices: Annotated[Path | None, typer.Option(help="Indices: a folder of `acoustics indices` or its indices.parquet.")] = None,
+    period: Annotated[str, typer.Option(help="day, week, month, season, year or all.")] = "month",
+    min_hours: Annotated[float, typer.Option(help="Flag sites/periods with fewer recording hours.")] = 2.0,
+    min_nights: Annotated[int, typer.Option(help="Flag sites/periods with fewer nights.")] = 2,
+) -> None:
+    """Per site and period: effort, bat passes per night and call types, anthropogenic events
+    per 100 recording-hours with confidence intervals, index summaries, coordinates."""
+    import pandas as pd
+
+    from .acoustics import (
+        ANTHROPOGENIC_CLASSES,
+        AcousticsError,
+        read_detections,
+        read_events,
+        read_indices,
+        read_recordings,
+        site_evidence,
+        write_evidence,
+    )
+
+    def events(path: Path | None) -> pd.DataFrame | None:
+        if path is None:
+            return None
+        return read_detections(path) if (path / "run.json").exists() else read_events(path)
+
+    try:
+        table = read_recordings(recordings)
+        index_table = None
+        if indices is not None:
+            index_table = read_indices(indices) if indices.is_dir() else pd.read_parquet(indices)
+        result = site_evidence(table, bat_detections=events(bats), anthropogenic=events(anthropogenic),
+                               indices=index_table, period=period, min_hours=min_hours, min_nights=min_nights,
+                               classes=ANTHROPOGENIC_CLASSES if anthropogenic is not None else None)
+        write_evidence(result, out)
+    except (AcousticsError, FileNotFoundError, ValueError) as exc:
+        _fail(exc)
+    low = int(result["low_effort"].sum())
+    console.print(f"{len(result)} site-periods ({result['site'].nunique()} sites), {low} flagged low effort -> {out}")

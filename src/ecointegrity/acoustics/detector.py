@@ -13,7 +13,6 @@ training recipe, evaluation, versions) with a ``.json`` card beside it.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from .. import __version__
-from ..cube._io import atomic_path
+from ._checkpoint import save_checkpoint
 from .errors import AudioFileError
 from .events import EVENT_COLUMNS
 from .network import STRIDE_F, STRIDE_T, CallNet
@@ -251,19 +249,10 @@ class BatDetector:
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path, **metadata: Any) -> Path:
         """Weights and metadata in ``path`` (.pt), a JSON card beside it; atomic."""
-        path = Path(path)
-        meta = {**self.metadata, **metadata, "software": f"ecointegrity {__version__}", "torch": str(torch.__version__)}
-        state = {"classes": list(self.classes), "config": self.config.to_dict(), "width": self.width,
-                 "chunk_s": self.chunk_s, "overlap_s": self.overlap_s, "threshold": self.threshold,
-                 "metadata": meta, "weights": {k: v.cpu() for k, v in self.net_.state_dict().items()}}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path, suffix=".pt") as tmp:
-            torch.save(state, tmp)
-        card = {k: v for k, v in state.items() if k != "weights"}
-        with atomic_path(path.with_suffix(".json"), suffix=".json") as tmp:
-            Path(tmp).write_text(json.dumps(card, indent=2, default=str) + "\n")
-        self.metadata = meta
-        return path
+        settings = {"classes": list(self.classes), "config": self.config.to_dict(), "width": self.width,
+                    "chunk_s": self.chunk_s, "overlap_s": self.overlap_s, "threshold": self.threshold}
+        self.metadata = save_checkpoint(path, settings, {**self.metadata, **metadata}, self.net_)
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, *, device: str | None = None, **overrides: Any) -> BatDetector:

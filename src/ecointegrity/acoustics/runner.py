@@ -32,7 +32,7 @@ from .events import EVENT_COLUMNS, write_events
 
 __all__ = ["DetectionRun", "RunConflict", "detect_recordings", "read_detections", "read_file_ledger", "export_detections"]
 
-LEDGER_COLUMNS = ["path", "status", "reason", "detections", "audio_s", "seconds"]
+LEDGER_COLUMNS = ["path", "status", "reason", "detections", "audio_s", "seconds", "cpu_s"]
 
 
 class RunConflict(AcousticsError):
@@ -51,6 +51,7 @@ class DetectionRun:
     failed: dict[str, str] = field(default_factory=dict)
     detections: int = 0  # this time
     audio_s: float = 0.0  # this time
+    cpu_s: float = 0.0  # this time, summed over the processes that did the work
     wall_s: float = 0.0
 
     @property
@@ -62,11 +63,18 @@ class DetectionRun:
     def recordings_per_hour(self) -> float:
         return self.processed / self.wall_s * 3600 if self.wall_s else float("nan")
 
+    @property
+    def audio_hours_per_cpu_hour(self) -> float:
+        """Hours of audio per hour of CPU time (all cores of all workers), the figure that
+        sizes a cluster."""
+        return self.audio_s / self.cpu_s if self.cpu_s else float("nan")
+
     def __str__(self) -> str:
         lines = [f"{self.processed} recordings processed ({self.skipped} already done), {len(self.failed)} failed, "
                  f"{self.detections} detections -> {self.out_dir}",
                  f"{self.audio_s / 3600:.2f} h of audio in {self.wall_s:.1f} s: real-time factor {self.real_time_factor:.4f}, "
-                 f"{self.recordings_per_hour:,.0f} recordings per hour"]
+                 f"{self.recordings_per_hour:,.0f} recordings per hour, "
+                 f"{self.audio_hours_per_cpu_hour:,.0f} audio hours per CPU-hour"]
         lines += [f"  failed: {path}: {why}" for path, why in sorted(self.failed.items())]
         return "\n".join(lines)
 
@@ -80,6 +88,11 @@ def _detector(model: str, overrides: tuple) -> Any:
 
         return BatDetect2Backend(threshold=settings.get("threshold") or 0.3,
                                  chunk_size=settings.get("chunk_s") or 2.0, device=settings.get("device"))
+    if model == "anthropogenic" or Path(model).name.startswith("anthropogenic"):
+        from .anthropogenic import DEFAULT_ANTHROPOGENIC_MODEL, AnthropogenicDetector
+
+        path = DEFAULT_ANTHROPOGENIC_MODEL if model == "anthropogenic" else model
+        return AnthropogenicDetector.load(path, device=settings.get("device"), threshold=settings.get("threshold"))
     from .detector import load_detector
 
     return load_detector(None if model == "default" else model, **settings)
@@ -99,7 +112,7 @@ def _process_batch(files: Sequence[tuple[str, float]], model: str, overrides: tu
     detector = _detector(model, overrides)
     ledger: dict[str, dict] = {}
     failed: set[str] = set()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
 
     if hasattr(detector, "file_chunks"):
         # Our detector batches chunks across the files of a batch.
@@ -128,7 +141,8 @@ def _process_batch(files: Sequence[tuple[str, float]], model: str, overrides: tu
     events = events[~events["recording"].isin(failed)].reset_index(drop=True)
     counts = events["recording"].value_counts()
     seconds = (time.perf_counter() - started) / max(len(files), 1)
-    table = pd.DataFrame([{**row, "detections": int(counts.get(p, 0)), "seconds": seconds}
+    cpu_s = (time.process_time() - cpu_started) / max(len(files), 1)
+    table = pd.DataFrame([{**row, "detections": int(counts.get(p, 0)), "seconds": seconds, "cpu_s": cpu_s}
                           for p, row in ledger.items()], columns=LEDGER_COLUMNS)
     return events, table
 
@@ -184,14 +198,18 @@ def detect_recordings(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> DetectionRun:
-    """Detect bat calls in every recording of ``source``, resumably (see the module docstring).
+    """Detect sound events in every recording of ``source``, resumably (see the module
+    docstring): bat calls by default, anthropogenic sounds with ``model="anthropogenic"``.
 
     Args:
         source: a recordings table (Parquet or DataFrame with ``path`` and ``time_expansion``),
             a folder, a glob, an fsspec URL or a list of paths.
         out_dir: the run's folder.
-        model: a saved model, ``"batdetect2"`` (optional backend), or None for the default.
-        threshold, chunk_s: override the model's inference settings.
+        model: a saved bat model, ``"batdetect2"`` (optional backend), ``"anthropogenic"``
+            (the shipped anthropogenic-sound detector) or a saved ``anthropogenic-*.pt``, or
+            None for the default bat detector.
+        threshold, chunk_s: override the model's inference settings (the anthropogenic
+            detector has windows, not chunks: chunk_s does not apply).
         batch_files: files per batch (the unit of work, of resume and of a Dask task).
         scheduler: None (this process), "local" (a LocalCluster) or a Dask scheduler address.
         progress: called as ``progress(files_done, files_total)``.
@@ -224,6 +242,7 @@ def detect_recordings(
         run.processed += len(ledger)
         run.detections += len(events)
         run.audio_s += float(ledger["audio_s"].sum())
+        run.cpu_s += float(ledger["cpu_s"].sum())
         run.failed.update({r.path: r.reason for r in ledger.itertuples() if r.status == "failed"})
         finished += len(ledger)
         if progress:

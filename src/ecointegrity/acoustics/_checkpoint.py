@@ -1,0 +1,29 @@
+"""Saving a PyTorch acoustic model: weights with their settings in one ``.pt``, and the same
+settings and metadata as a JSON card beside it (readable without torch), both atomic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..cube._io import atomic_path
+
+
+def save_checkpoint(path: str | Path, settings: dict[str, Any], metadata: dict[str, Any], net: nn.Module) -> dict[str, Any]:
+    """Write ``path`` and its ``.json`` card; returns the metadata as saved (software and
+    torch versions added)."""
+    path = Path(path)
+    meta = {**metadata, "software": f"ecointegrity {__version__}", "torch": str(torch.__version__)}
+    state = {**settings, "metadata": meta, "weights": {k: v.cpu() for k, v in net.state_dict().items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+    card = {k: v for k, v in state.items() if k != "weights"}
+    with atomic_path(path.with_suffix(".json"), suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(card, indent=2, default=str) + "\n")
+    return meta
