@@ -1,5 +1,6 @@
 """The command line: the demo runs offline end to end; errors are one clear line, exit 2."""
 
+import json
 import os
 import re
 import shutil
@@ -204,3 +205,83 @@ def test_acoustics_anthropogenic_indices_evidence_commands(tmp_path):
     assert bad.exit_code == 2 and "events.txt: events are written as .csv or .parquet" in bad.output
     bad = runner.invoke(app, ["acoustics", "evidence", str(rec), "--out", str(tmp_path / "e.xlsx")])
     assert bad.exit_code == 2 and "e.xlsx" in bad.output
+
+
+def test_demo_maps_integrity_serves_it_and_reports(demo_run, tmp_path):
+    import io
+    import math
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from ecointegrity.web import ApiSettings, create_app
+
+    result, out = demo_run
+    integrity = out / "integrity"
+    assert re.search(r"integrity: EI maps 2021-2023 in .* \(mean EI 2023: 0\.\d\d\)", result.output)
+    assert "lightgbm" in result.output  # the baseline is reported beside the network
+    for name in ("report.html", "report.pdf", "model.json", "validation.json"):
+        assert (integrity / name).stat().st_size > 1000, name
+    html = (integrity / "report.html").read_text()
+    assert "Summary" in html and "data:image/png;base64," in html and "PROVISIONAL" in html
+    assert (integrity / "report.pdf").read_bytes().startswith(b"%PDF")
+    cat = pystac.Catalog.from_file(str(integrity / "catalog.json"))
+    items = sorted(cat.get_items(recursive=True), key=lambda i: i.id)
+    assert len(items) == 3 and {"ei", "ei_sd", "hemeroby", "entropy"} <= set(items[0].assets)
+    with rasterio.open(items[-1].assets["ei"].get_absolute_href()) as src:
+        assert src.res == (240.0, 240.0) and src.scales[0] == pytest.approx(0.01)
+        ei = src.read(1, masked=True) * 0.01
+        assert 0 <= ei.min() and ei.max() <= 1
+
+    app = create_app([integrity], f"sqlite:///{tmp_path / 'api.sqlite'}", tmp_path / "animations",
+                     ApiSettings(secret="test"))
+    with TestClient(app) as client:
+        products = {p["product"]: p for p in client.get("/api/products").json()}
+        ei = products["ecosystem-integrity"]
+        assert ei["years"] == [2021, 2022, 2023] and ei["kind"] == "continuous"
+        z, n = 13, 2 ** 13
+        x = int((-88.40 + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(18.65))) / math.pi) / 2 * n)
+        tile = client.get(f"/api/tiles/ecosystem-integrity/2023/{z}/{x}/{y}.png")
+        assert tile.status_code == 200
+        assert Image.open(io.BytesIO(tile.content)).convert("RGBA").getextrema()[3][1] == 255
+
+
+def test_integrity_map_and_report_commands(demo_run, tmp_path):
+    import geopandas as gpd
+    import numpy as np
+    from rasterio.transform import from_bounds
+    from shapely.geometry import box
+
+    _, out = demo_run
+    maps = tmp_path / "ei"
+    # a DEM and a life-zone raster in WGS84, on another grid than the products
+    for name, values in (("dem.tif", np.linspace(0, 120, 100 * 100, dtype=np.float32).reshape(100, 100)),
+                         ("zones.tif", np.repeat(np.array([1, 2], np.float32), 50)[None, :].repeat(100, 0))):
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32",
+                           crs="EPSG:4326", transform=from_bounds(-88.44, 18.61, -88.36, 18.69, 100, 100),
+                           nodata=-9999) as dst:
+            dst.write(values, 1)
+    result = runner.invoke(app, ["integrity", "map", "--bbox=-88.43,18.62,-88.37,18.68", "--years", "2022/2023",
+                                 "--dem", str(tmp_path / "dem.tif"), "--zones", str(tmp_path / "zones.tif"),
+                                 "--scheme", "simulator-8", "--hemeroby-table", "simulator-8-hemeroby",
+                                 "--products-catalog", str(out / "products"), "--landcover-catalog", str(out / "landcover"),
+                                 "--evidence", str(out / "acoustics" / "site-evidence.parquet"), "--out", str(maps),
+                                 "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert "spatially blocked 5-fold cross-validation" in result.output and not (maps / "report.html").exists()
+    model = json.loads((maps / "model.json").read_text())
+    assert {"elevation_mean", "zone"} <= set(model["metadata"]["context"])
+    assert model["discretiser"]["categories"]["zone"] == [1.0, 2.0]
+    regions = tmp_path / "areas.gpkg"
+    gpd.GeoDataFrame({"name": ["west", "east"]}, geometry=[box(-88.43, 18.62, -88.40, 18.68), box(-88.40, 18.62, -88.37, 18.68)],
+                     crs="EPSG:4326").to_file(regions)
+    result = runner.invoke(app, ["integrity", "report", str(maps), "--out", str(tmp_path / "r.html"),
+                                 "--regions", str(regions), "--name-column", "name"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "r.html").read_text()
+    assert "west" in text and "east" in text and (tmp_path / "r.pdf").exists()
+    bad = runner.invoke(app, ["integrity", "report", str(tmp_path), "--out", str(tmp_path / "x.html")])
+    assert bad.exit_code == 2 and "no catalog.json" in bad.output and not (tmp_path / "catalog.json").exists()
+    bad = runner.invoke(app, ["integrity", "report", str(out / "landcover"), "--out", str(tmp_path / "x.html")])
+    assert bad.exit_code == 2 and "no ecosystem-integrity items" in bad.output

@@ -4,6 +4,7 @@ frozen bins, persistence, and the hemeroby tables."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -155,6 +156,15 @@ def test_discretiser_quantiles_categories_and_missing():
     codes = d.transform(pd.DataFrame({"x": [0, 50, 99, np.nan], "zone": ["b", "a", "c", None]}))
     assert codes["x"].tolist() == [0, 2, 3, -1] and codes["zone"].tolist() == [1, 0, -1, -1]
     assert Discretiser.from_dict(d.to_dict()) == d
+
+
+def test_zero_inflated_layer_keeps_its_bins():
+    # 70% of cells without cropland: zero gets a bin, the rest is cut into quantiles
+    x = np.r_[np.zeros(70), np.linspace(0.01, 1, 30)]
+    d = Discretiser(5).fit(pd.DataFrame({"x": x}), ["x"])
+    codes = d.transform(pd.DataFrame({"x": x}))["x"]
+    assert np.bincount(codes).tolist() == [70, 8, 7, 7, 8]
+    assert Discretiser.from_dict(json.loads(json.dumps(d.to_dict()))) == d  # the tiny edge survives JSON
 
 
 def test_structure_files(tmp_path):

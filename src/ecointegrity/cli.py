@@ -13,6 +13,7 @@ from rich.table import Table
 
 from . import __version__
 from .cli_acoustics import acoustics_app
+from .cli_integrity import integrity_app
 from .config import get_settings
 from .cube import (
     CubeError,
@@ -44,6 +45,7 @@ app.add_typer(catalog_app, name="catalog")
 landcover_app = typer.Typer(help="Land cover and land-cover change (MAD-Mex).", no_args_is_help=True)
 app.add_typer(landcover_app, name="landcover")
 app.add_typer(acoustics_app, name="acoustics")
+app.add_typer(integrity_app, name="integrity")
 
 console = Console(soft_wrap=True)  # paths and reports must stay copyable
 err = Console(stderr=True, soft_wrap=True)
@@ -364,7 +366,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     products_catalog: Annotated[list[Path] | None, typer.Option(
         "--products-catalog",
-        help="Product catalog to serve; repeat for several (default <data_root>/products and <data_root>/landcover).")] = None,
+        help="Product catalog to serve; repeat for several (default <data_root>/products, /landcover and /integrity).")] = None,
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: settings, SQLite under data_root).")] = None,
 ) -> None:
     """Start the React-2-EO API (OpenAPI docs at /docs)."""
@@ -374,7 +376,8 @@ def serve(
 
     settings = get_settings()
     settings.data_root.mkdir(parents=True, exist_ok=True)
-    catalogs = products_catalog or [_products(None).root, _maps(None).root]
+    catalogs = products_catalog or [_products(None).root, _maps(None).root,
+                                    str(get_settings().data_root / "integrity")]
     api = create_app(catalogs, database_url or settings.database, settings.data_root / "animations")
     console.print(f"React-2-EO API on http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
     uvicorn.run(api, host=host, port=port, log_level="info")
@@ -426,8 +429,13 @@ def demo(
     soundscapes = run_soundscape_demo(out / "acoustics", bats=bats, audio=audible, say=console.print)
     for line in soundscapes.summary:
         console.print(line)
+    from .demo import run_integrity_demo
+
+    integrity = run_integrity_demo(out / "integrity", result, evidence=soundscapes.evidence, say=console.print)
+    for line in integrity.summary if integrity else []:
+        console.print(line)
     console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
-    served = [p.resolve() for p in (result.products, result.landcover) if p is not None]
+    served = [p.resolve() for p in (result.products, result.landcover, integrity and integrity.catalog) if p]
     console.print("Serve them: ecointegrity serve " + " ".join(f"--products-catalog {c}" for c in served)
                   + f" (or demo --serve: http://127.0.0.1:{port}/)")
     if serve_after:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from odc.geo.geobox import GeoBox
 
@@ -35,8 +36,8 @@ from .cube import (
 from .landcover import landcover_spec, map_change, run_landcover, train_model
 from .mosaics import run_mosaics
 
-__all__ = ["DEMO_BBOX", "AcousticsDemo", "DemoResult", "SoundscapeDemo", "run_acoustics_demo", "run_demo",
-           "run_soundscape_demo", "stac_api_reachable"]
+__all__ = ["DEMO_BBOX", "AcousticsDemo", "DemoResult", "IntegrityDemo", "SoundscapeDemo", "run_acoustics_demo",
+           "run_demo", "run_integrity_demo", "run_soundscape_demo", "stac_api_reachable"]
 
 # Bacalar lagoon, Quintana Roo: tropical forest, a large lagoon, a town and farmland.
 DEMO_BBOX = (-88.43, 18.62, -88.37, 18.68)
@@ -325,3 +326,47 @@ def run_soundscape_demo(out: Path, *, bats: AcousticsDemo | None = None, audio: 
     result.summary.append(f"site evidence -> {evidence_path} (and .csv):\n"
                           + evidence[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     return result
+
+
+@dataclass
+class IntegrityDemo:
+    catalog: Path
+    report: Path
+    pdf: Path
+    summary: list[str] = field(default_factory=list)
+
+
+def run_integrity_demo(out: Path, result: DemoResult, *, evidence: Path | None = None, years: tuple[int, int] = DEMO_YEARS,
+                       say: Say = print) -> IntegrityDemo | None:
+    """Ecosystem integrity on the demo area: the land-cover maps and annual products on 240 m
+    cells, the acoustic site evidence on its cells, the network trained on the last year's
+    land-cover hemeroby (provisional simulator table), EI maps of every year as products, and
+    the report (HTML + PDF). None when the demo made no land-cover maps."""
+    from .integrity import load_hemeroby_table
+    from .integrity.report import write_report
+    from .integrity.workflow import evidence_on_cells, integrity_layers, run_integrity
+
+    if result.landcover is None:
+        return None
+    out = Path(out)
+    table = load_hemeroby_table("simulator-8-hemeroby")
+    geobox = demo_geobox()
+    products, maps = LocalCatalog(result.products), LocalCatalog(result.landcover)
+    say(f"integrity: {table.label} hemeroby, 250 m cells (240 m: 8 Landsat pixels), years {years[0]}-{years[1]}")
+    layers = {y: integrity_layers(products, maps, geobox, y, scheme="simulator-8", table=table, cell_size=250,
+                                  earlier_year=None if y == years[0] else years[0]) for y in range(years[0], years[1] + 1)}
+    cells = None
+    if evidence is not None and evidence.exists():
+        cells = evidence_on_cells(pd.read_parquet(evidence), next(iter(layers.values())).odc.geobox)
+    catalog = LocalCatalog(out, title="ecointegrity ecosystem integrity")
+    run = run_integrity(layers, train_year=years[1], evidence=cells, table=table, out_catalog=catalog,
+                        model_path=out / "model.json")
+    html, pdf = write_report(run.maps, out / "report.html", area_name="Bacalar lagoon (demo, simulated)",
+                             validation=run.validation, acoustic=run.acoustic, model=run.model)
+    demo = IntegrityDemo(out, html, pdf)
+    last = run.maps[years[1]].ei.values
+    demo.summary.append(f"integrity: EI maps {years[0]}-{years[1]} in {out} (mean EI {years[1]}: "
+                        f"{float(np.nanmean(last)):.2f}); report {html} and {pdf}")
+    if run.validation is not None:
+        demo.summary.append("integrity: " + run.validation.summary().replace("\n", "\n      ").rstrip())
+    return demo

@@ -20,7 +20,10 @@ class Discretiser:
     missing value (or an unknown category).
 
     Attributes:
-        n_bins: bins per numeric variable (fewer when ties make quantiles coincide).
+        n_bins: bins per numeric variable (fewer when ties make quantiles coincide). A value
+            that holds a large share of a variable (a class share of 0 in most cells) gets a
+            bin of its own, and the rest is cut into quantiles, so a zero-inflated layer does
+            not collapse into one or two bins.
         edges: per numeric variable, the inner bin edges (n_bins - 1 at most).
         categories: per categorical variable, its categories in code order.
     """
@@ -35,8 +38,7 @@ class Discretiser:
             values = values[np.isfinite(values)]
             if not len(values):
                 raise ValueError(f"{name}: no finite values to learn bins from")
-            inner = np.quantile(values, np.linspace(0, 1, self.n_bins + 1)[1:-1])
-            self.edges[name] = [float(e) for e in np.unique(inner)]
+            self.edges[name] = _quantile_edges(values, self.n_bins)
         for name in categorical:
             self.categories[name] = sorted(pd.Series(table[name]).dropna().unique().tolist())
         return self
@@ -73,3 +75,17 @@ class Discretiser:
     def from_dict(cls, data: dict[str, Any]) -> Discretiser:
         return cls(int(data["n_bins"]), {k: list(v) for k, v in data["edges"].items()},
                    {k: list(v) for k, v in data["categories"].items()})
+
+
+def _quantile_edges(values: np.ndarray, n_bins: int) -> list[float]:
+    """Inner edges (``searchsorted(..., side="right")`` reads them): quantiles, except that
+    a minimum holding at least 1/n_bins of the values gets a bin of its own."""
+    low = float(values.min())
+    at_low = float(np.mean(values == low))
+    rest = values[values > low]
+    if at_low >= 1 / n_bins and len(rest) and n_bins > 2:
+        inner = np.quantile(rest, np.linspace(0, 1, n_bins)[1:-1])
+        edges = [float(np.nextafter(low, np.inf)), *(float(e) for e in inner)]
+        return sorted(set(edges))
+    inner = np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1])
+    return [float(e) for e in np.unique(inner)]

@@ -89,6 +89,7 @@ def latent_posterior_reference(
     codes: Mapping[str, np.ndarray],
     *,
     likelihoods: Mapping[str, np.ndarray] | None = None,
+    latent_likelihood: np.ndarray | None = None,
     chunk: int = 1_000_000,
 ) -> np.ndarray:
     """P(latent | evidence) for every row, in plain numpy: the reference `latent_posterior`
@@ -134,6 +135,8 @@ def latent_posterior_reference(
             has = hard >= 0
             factor[has] = cpt[has, hard[has], :]
             logp += np.log(factor)
+        if latent_likelihood is not None:
+            logp += np.log(latent_likelihood[rows])
         logp -= logp.max(axis=1, keepdims=True)
         p = np.exp(logp)
         p /= p.sum(axis=1, keepdims=True)
@@ -161,7 +164,7 @@ def _prepare(blanket: MarkovBlanket) -> _Prepared:
 
 
 def _chunk_inputs(blanket: MarkovBlanket, prepared: _Prepared, codes: Mapping[str, np.ndarray],
-                  likelihoods: Mapping[str, np.ndarray], rows: slice):
+                  likelihoods: Mapping[str, np.ndarray], latent_likelihood: np.ndarray | None, rows: slice):
     m = rows.stop - rows.start
     bad = np.zeros(m, np.bool_)
     for v in blanket.required:
@@ -187,6 +190,13 @@ def _chunk_inputs(blanket: MarkovBlanket, prepared: _Prepared, codes: Mapping[st
                 cpt = f.table.reshape(-1, card, blanket.states)[copa[use]]  # (u, card, K)
                 soft_log[use] += np.log(np.einsum("uc,uck->uk", lam[use], cpt))
                 has_soft |= use
+    if latent_likelihood is not None:
+        lam = np.asarray(latent_likelihood[rows], float)
+        if lam.shape != (m, blanket.states):
+            raise ValueError(f"latent_likelihood: expected shape (n, {blanket.states}), got {np.shape(latent_likelihood)}")
+        use = np.ptp(lam, axis=1) > 0
+        soft_log[use] += np.log(np.maximum(lam[use], 1e-300))  # an underflowed state: impossible, not -inf
+        has_soft |= use
     soft_pos = np.full(m, -1, np.int64)
     soft_pos[has_soft] = np.arange(int(has_soft.sum()))
     return prior_idx, child_idx, soft_pos, np.ascontiguousarray(soft_log[has_soft]), bad
@@ -204,6 +214,7 @@ def latent_posterior(
     codes: Mapping[str, np.ndarray],
     *,
     likelihoods: Mapping[str, np.ndarray] | None = None,
+    latent_likelihood: np.ndarray | None = None,
     chunk: int = 2_000_000,
 ) -> np.ndarray:
     """P(latent | evidence) for every row: an (n, K) float64 array, NaN rows where a parent or
@@ -215,6 +226,9 @@ def latent_posterior(
             absent from the mapping (observed nowhere).
         likelihoods: per child, an (n, card) array of soft-evidence likelihoods (rows of ones
             where there is none); hard evidence in ``codes`` wins where both are given.
+        latent_likelihood: an (n, K) likelihood of evidence about the latent itself (e.g. the
+            Poisson likelihood of a site's event count under each hemeroby state), rows of ones
+            where there is none.
         chunk: rows per step (bounds the index arrays; the output is n x K x 8 bytes).
     """
     from ._posterior_numba import posterior_rows
@@ -224,7 +238,7 @@ def latent_posterior(
     out = np.empty((n, blanket.states))
     for start in range(0, n, chunk):
         rows = slice(start, min(n, start + chunk))
-        inputs = _chunk_inputs(blanket, prepared, codes, likelihoods or {}, rows)
+        inputs = _chunk_inputs(blanket, prepared, codes, likelihoods or {}, latent_likelihood, rows)
         prior_idx, child_idx, soft_pos, soft_log, bad = inputs
         posterior_rows(prepared.prior_log, prior_idx, prepared.child_log, child_idx, soft_pos, soft_log, bad,
                        out[rows])
@@ -238,6 +252,7 @@ def latent_summary(
     maximum: float,
     *,
     likelihoods: Mapping[str, np.ndarray] | None = None,
+    latent_likelihood: np.ndarray | None = None,
     chunk: int = 2_000_000,
 ) -> dict[str, np.ndarray]:
     """Per row, without keeping the posterior: ``ei`` = 1 - E[value]/maximum, ``ei_sd``,
@@ -251,7 +266,8 @@ def latent_summary(
     out = {name: np.empty(n, np.float32) for name in ("ei", "ei_sd", "entropy_bits", "hemeroby_mode")}
     for start in range(0, n, chunk):
         rows = slice(start, min(n, start + chunk))
-        prior_idx, child_idx, soft_pos, soft_log, bad = _chunk_inputs(blanket, prepared, codes, likelihoods or {}, rows)
+        prior_idx, child_idx, soft_pos, soft_log, bad = _chunk_inputs(blanket, prepared, codes, likelihoods or {},
+                                                                      latent_likelihood, rows)
         summary_rows(prepared.prior_log, prior_idx, prepared.child_log, child_idx, soft_pos, soft_log, bad,
                      values, float(maximum), *(out[name][rows] for name in out))
     return out

@@ -98,8 +98,14 @@ class IntegrityNetwork:
         structure: arcs (parent, child); None learns them (hill climbing, BIC) from the drivers
             and signs, with ``forbidden``/``required`` arcs and ``tiers`` (a node never points at
             one in an earlier tier).
-        acoustic: evidence nodes from recordings: children of the latent, unobserved (never
-            zero) where a cell holds no site, entered as soft evidence weighted by effort.
+        acoustic: binned evidence nodes from recordings: children of the latent, unobserved
+            (never zero) where a cell holds no site, entered as soft evidence weighted by effort.
+        acoustic_counts: event counts at recording sites, ``{count column: effort column}``
+            (e.g. ``{"anthropogenic_events": "recording_hours"}``): a Poisson rate per
+            hemeroby state, ``effort * exp(a + b * hemeroby)``, fitted on the labelled sites;
+            a site's count then enters as the likelihood of each hemeroby state, so the
+            evidence sharpens with effort by itself and two parameters are learnt instead of a
+            full table (sites are few). Cells without a site are left out, never zero.
         n_bins: quantile bins per numeric variable.
         equivalent_sample_size: BDeu prior strength.
         hemeroby_table: name and version of the table the training label came from.
@@ -112,6 +118,7 @@ class IntegrityNetwork:
     required: Sequence[tuple[str, str]] = ()
     tiers: Sequence[Sequence[str]] | None = None
     acoustic: Sequence[str] = ()
+    acoustic_counts: Mapping[str, str] = field(default_factory=dict)
     n_bins: int = 5
     equivalent_sample_size: float = 10.0
     hemeroby_table: str = ""
@@ -122,13 +129,19 @@ class IntegrityNetwork:
     discretiser_: Discretiser | None = None
     edges_: list[tuple[str, str]] = field(default_factory=list)
     cpds_: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> {evidence, values}
+    rates_: dict[str, dict[str, Any]] = field(default_factory=dict)  # count column -> Poisson fit
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, table: pd.DataFrame, label: str = LATENT, *, numeric: Iterable[str] = (),
             categorical: Iterable[str] = ()) -> IntegrityNetwork:
         """Learn bins, structure (unless given) and CPTs from a cell table whose ``label``
-        column holds hemeroby values (NaN: unlabelled; those rows still inform the other
-        nodes)."""
+        column holds hemeroby values. Unlabelled rows (NaN) only inform the bins and any CPT
+        without hemeroby in it (there is no EM over the latent)."""
+        values = np.asarray(self.hemeroby_values, float)
+        if len(values) < 2 or np.any(np.diff(values) <= 0):
+            raise ValueError(f"hemeroby_values must increase: {list(values)}")
+        if self.hemeroby_max < values[-1] or self.hemeroby_max <= 0:
+            raise ValueError(f"hemeroby_max {self.hemeroby_max} must be positive and >= the largest state {values[-1]}")
         numeric, categorical = list(numeric), list(categorical)
         self.discretiser_ = Discretiser(self.n_bins).fit(table, numeric, categorical)
         codes = self.discretiser_.transform(table)
@@ -141,6 +154,7 @@ class IntegrityNetwork:
         self.edges_ = [tuple(e) for e in self.structure] if self.structure is not None else self._learn(data, nodes)
         self._check_blanket()
         self._estimate(data, nodes)
+        self._fit_rates(table, data[LATENT].to_numpy())
         self.metadata.update(trained_rows=int(len(table)), labelled_rows=int(data[LATENT].notna().sum()),
                              software=f"ecointegrity {__version__}")
         return self
@@ -202,6 +216,44 @@ class IntegrityNetwork:
                 self.cpds_[node] = {"evidence": list(cpd.variables[1:]),
                                     "values": cpd.get_values().reshape([cpd.cardinality[0], *cpd.cardinality[1:]]).tolist()}
 
+    def _fit_rates(self, table: pd.DataFrame, latent: np.ndarray) -> None:
+        import statsmodels.api as sm
+
+        values = np.asarray(self.hemeroby_values, float)
+        self.rates_ = {}
+        for count, effort in self.acoustic_counts.items():
+            y = pd.to_numeric(table[count], errors="coerce").to_numpy(float)
+            e = pd.to_numeric(table[effort], errors="coerce").to_numpy(float)
+            ok = np.isfinite(y) & np.isfinite(e) & (e > 0) & np.isfinite(latent)
+            if ok.sum() < 3:  # e.g. a cross-validation fold without sites: map without that evidence
+                reason = f"{count}: {int(ok.sum())} labelled sites with {effort} > 0; at least 3 are needed"
+                self.metadata.setdefault("rates_skipped", {})[count] = reason
+                warnings.warn(reason + "; left out of the model", UserWarning, stacklevel=3)
+                continue
+            h = values[latent[ok].astype(int)]
+            fit = sm.GLM(y[ok], sm.add_constant(h, has_constant="add"), family=sm.families.Poisson(),
+                         offset=np.log(e[ok])).fit()
+            self.rates_[count] = {"effort": effort, "intercept": float(fit.params[0]), "slope": float(fit.params[1]),
+                                  "slope_se": float(fit.bse[1]), "sites": int(ok.sum())}
+
+    def acoustic_likelihood(self, table: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """(n, K) likelihood of each row's site counts under each hemeroby state (rows of ones
+        without a site), or None when the model has no count evidence or ``table`` lacks it."""
+        present = {c: r for c, r in self.rates_.items() if c in table and r["effort"] in table}
+        if not present:
+            return None
+        values = np.asarray(self.hemeroby_values, float)
+        n = len(np.asarray(table[next(iter(present))]))
+        loglik = np.zeros((n, len(values)))
+        for count, rate in present.items():
+            y = pd.to_numeric(pd.Series(np.asarray(table[count])), errors="coerce").to_numpy(float)
+            e = pd.to_numeric(pd.Series(np.asarray(table[rate["effort"]])), errors="coerce").to_numpy(float)
+            ok = np.flatnonzero(np.isfinite(y) & np.isfinite(e) & (e > 0))
+            mean = e[ok, None] * np.exp(rate["intercept"] + rate["slope"] * values[None, :])
+            loglik[ok] += y[ok, None] * np.log(mean) - mean  # Poisson, without the constant log(y!)
+        loglik -= loglik.max(axis=1, keepdims=True)
+        return np.exp(loglik)
+
     # -- structure helpers --------------------------------------------------------------------
     def cardinality(self, node: str) -> int:
         return len(self.hemeroby_values) if node == LATENT else self.discretiser_.cardinality(node)
@@ -237,16 +289,32 @@ class IntegrityNetwork:
         return self.discretiser_.transform(table)
 
     def predict_proba(self, table: pd.DataFrame | Mapping[str, np.ndarray], *,
-                      likelihoods: Mapping[str, np.ndarray] | None = None, chunk: int = 1_000_000) -> np.ndarray:
-        """Posterior P(hemeroby | evidence) per row, (n, K); NaN rows where a driver is missing."""
-        return latent_posterior(self.blanket(), self.codes(table), likelihoods=likelihoods, chunk=chunk)
+                      likelihoods: Mapping[str, np.ndarray] | None = None, acoustic: bool = True,
+                      chunk: int = 1_000_000) -> np.ndarray:
+        """Posterior P(hemeroby | evidence) per row, (n, K); NaN rows where a driver is missing.
+        Site counts in ``table`` enter unless ``acoustic`` is False."""
+        latent = self.acoustic_likelihood(table) if acoustic else None
+        return latent_posterior(self.blanket(), self.codes(table), likelihoods=likelihoods, latent_likelihood=latent,
+                                chunk=chunk)
 
     def predict(self, table: pd.DataFrame | Mapping[str, np.ndarray], *,
-                likelihoods: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+                likelihoods: Mapping[str, np.ndarray] | None = None, acoustic: bool = True,
+                chunk: int = 2_000_000) -> pd.DataFrame:
         """EI, its standard deviation, entropy and the most probable hemeroby, per row
-        (float32; the posterior itself is never held)."""
-        return pd.DataFrame(latent_summary(self.blanket(), self.codes(table), np.asarray(self.hemeroby_values, float),
-                                           self.hemeroby_max, likelihoods=likelihoods))
+        (float32; the posterior itself is never held). Site counts in ``table`` enter unless
+        ``acoustic`` is False."""
+        blanket, values = self.blanket(), np.asarray(self.hemeroby_values, float)
+        n = len(table) if isinstance(table, pd.DataFrame) else len(np.asarray(next(iter(table.values()))))
+        parts = []
+        for start in range(0, n, chunk):  # the count likelihood is (rows, K): built per chunk
+            rows = slice(start, min(n, start + chunk))
+            part = {k: np.asarray(v)[rows] for k, v in (table.items() if isinstance(table, Mapping)
+                                                         else table.to_dict("series").items())}
+            soft = None if likelihoods is None else {k: v[rows] for k, v in likelihoods.items()}
+            latent = self.acoustic_likelihood(part) if acoustic else None
+            parts.append(pd.DataFrame(latent_summary(blanket, self.codes(part), values, self.hemeroby_max,
+                                                     likelihoods=soft, latent_likelihood=latent)))
+        return pd.concat(parts, ignore_index=True)
 
     def to_pgmpy(self):
         """The same network as a pgmpy ``DiscreteBayesianNetwork`` (for checks and for any
@@ -268,8 +336,11 @@ class IntegrityNetwork:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "ecointegrity.integrity.IntegrityNetwork", "version": self.version,
                 "hemeroby_values": list(map(float, self.hemeroby_values)), "hemeroby_max": self.hemeroby_max,
-                "hemeroby_table": self.hemeroby_table, "acoustic": list(self.acoustic), "n_bins": self.n_bins,
+                "hemeroby_table": self.hemeroby_table, "acoustic": list(self.acoustic),
+                "acoustic_counts": dict(self.acoustic_counts), "rates": self.rates_, "n_bins": self.n_bins,
                 "equivalent_sample_size": self.equivalent_sample_size, "edges": [list(e) for e in self.edges_],
+                "forbidden": [list(e) for e in self.forbidden], "required": [list(e) for e in self.required],
+                "tiers": [list(t) for t in self.tiers] if self.tiers else None,
                 "discretiser": self.discretiser_.to_dict(), "cpds": self.cpds_, "metadata": self.metadata}
 
     def save(self, path: str | Path) -> Path:
@@ -286,10 +357,13 @@ class IntegrityNetwork:
         if data.get("kind") != "ecointegrity.integrity.IntegrityNetwork":
             raise ValueError(f"{path}: not an ecointegrity integrity network")
         net = cls(hemeroby_values=data["hemeroby_values"], hemeroby_max=data["hemeroby_max"],
-                  acoustic=data["acoustic"], n_bins=data["n_bins"], equivalent_sample_size=data["equivalent_sample_size"],
-                  hemeroby_table=data["hemeroby_table"], version=data["version"], metadata=data["metadata"])
+                  acoustic=data["acoustic"], acoustic_counts=data.get("acoustic_counts", {}), n_bins=data["n_bins"], equivalent_sample_size=data["equivalent_sample_size"],
+                  hemeroby_table=data["hemeroby_table"], version=data["version"], metadata=data["metadata"],
+                  forbidden=[tuple(e) for e in data.get("forbidden", [])],
+                  required=[tuple(e) for e in data.get("required", [])], tiers=data.get("tiers"))
         net.discretiser_ = Discretiser.from_dict(data["discretiser"])
         net.edges_ = [tuple(e) for e in data["edges"]]
         net.structure = list(net.edges_)
         net.cpds_ = data["cpds"]
+        net.rates_ = data.get("rates", {})
         return net
