@@ -376,8 +376,7 @@ def serve(
 
     settings = get_settings()
     settings.data_root.mkdir(parents=True, exist_ok=True)
-    catalogs = products_catalog or [_products(None).root, _maps(None).root,
-                                    str(get_settings().data_root / "integrity")]
+    catalogs = products_catalog or [_products(None).root, _maps(None).root, str(settings.data_root / "integrity")]
     api = create_app(catalogs, database_url or settings.database, settings.data_root / "animations")
     console.print(f"React-2-EO API on http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
     uvicorn.run(api, host=host, port=port, log_level="info")
