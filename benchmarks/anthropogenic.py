@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 import torch
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, precision_recall_fscore_support
 
 from ecointegrity.acoustics.anthropogenic import (
     ANTHROPOGENIC_CLASSES,
@@ -67,10 +67,10 @@ def _audio_root() -> Path:
     return root / "audio"
 
 
-def _f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+def _prf(truth: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
+    """Precision, recall and F1 (0 where undefined)."""
+    p, r, f1, _ = precision_recall_fscore_support(truth, pred, average="binary", zero_division=0)
+    return float(p), float(r), float(f1)
 
 
 def held_out_scores(det: AnthropogenicDetector, test: pd.DataFrame) -> tuple[pd.DataFrame, float]:
@@ -80,7 +80,7 @@ def held_out_scores(det: AnthropogenicDetector, test: pd.DataFrame) -> tuple[pd.
     for c in det.classes:
         y, s = (seg.our_class == c).to_numpy(), seg[c].to_numpy()
         pred = s >= thr[c]
-        p, r, f1 = _f1(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()))
+        p, r, f1 = _prf(y, pred)
         ap = average_precision_score(y, s) if y.any() else float("nan")
         rows.append({"class": c, "positives": int(y.sum()), "ap": ap, "threshold": thr[c],
                      "precision": p, "recall": r, "f1": f1})
@@ -109,10 +109,9 @@ def belize_gunshot(det: AnthropogenicDetector, root: Path) -> dict[str, float]:
     files = belize_clips(root, "test")
     y, s = _gunshot_scores(det, files)
     pred = s >= det.thresholds["gunshot"]
-    p, r, f1 = _f1(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()))
+    p, r, f1 = _prf(y, pred)
     # the best F1 over thresholds, for diagnosis only (chosen on the test clips themselves)
-    best = max(_f1(int(((s >= t) & y).sum()), int(((s >= t) & ~y).sum()), int(((s < t) & y).sum()))[2]
-               for t in np.unique(s))
+    best = max(_prf(y, s >= t)[2] for t in np.unique(s))
     return {"clips": len(files), "gunshots": int(y.sum()), "precision": p, "recall": r, "f1": f1,
             "ap": float(average_precision_score(y, s)), "oracle_threshold_f1": best}
 

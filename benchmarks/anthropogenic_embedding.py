@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
 from ecointegrity.acoustics import anthropogenic as anthro
@@ -116,22 +116,17 @@ def _windows(audio: np.ndarray, rate: float) -> list[np.ndarray]:
     return [x[s : s + SIZE] for s in starts]
 
 
-def clip_scores(embed: BirdNetEmbedding, heads: LinearHeads, clips: pd.DataFrame) -> pd.DataFrame:
-    """As anthropogenic.clip_scores: best window per clip (5 s segments of long clips)."""
-    rows = []
-    for clip in clips.itertuples():
-        audio, rate = sf.read(clip.path, dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
-        seg = int(5 * rate) if len(audio) > 6 * rate else len(audio)
-        for i in range(0, len(audio) - seg + 1, seg):
-            best = heads(embed(_windows(audio[i : i + seg], rate))).max(axis=0)
-            rows.append({"file": clip.file, "our_class": clip.our_class, **dict(zip(CLASSES, best))})
-    return pd.DataFrame(rows)
+class EmbeddingDetector:
+    """The frozen embedding and its heads behind the CNN's window API (``classes`` and
+    ``predict_windows``), so ``anthropogenic.clip_scores`` scores both the same way."""
 
+    classes = CLASSES
 
-def _f1(pred: np.ndarray, truth: np.ndarray) -> float:
-    tp = int((pred & truth).sum())
-    return 2 * tp / (int(pred.sum()) + int(truth.sum())) if tp else 0.0
+    def __init__(self, embed: BirdNetEmbedding, heads: LinearHeads) -> None:
+        self.embed, self.heads = embed, heads
+
+    def predict_windows(self, audio: np.ndarray, sample_rate: float) -> pd.DataFrame:
+        return pd.DataFrame(self.heads(self.embed(_windows(audio, sample_rate))), columns=CLASSES)
 
 
 def main() -> None:
@@ -149,25 +144,24 @@ def main() -> None:
     out_of_fold = []
     for fold in range(int(folds.max()) + 1):
         heads = LinearHeads(*training_windows(embed, train[folds != fold], backgrounds, args.windows // 2, 10 + fold))
-        out_of_fold.append(clip_scores(embed, heads, train[folds == fold]))
+        out_of_fold.append(anthro.clip_scores(EmbeddingDetector(embed, heads), train[folds == fold]))
     thresholds = anthro.tune_thresholds(pd.concat(out_of_fold, ignore_index=True), CLASSES)
     cpu = time.process_time()
     x, y = training_windows(embed, train, backgrounds, args.windows, 0)
     per_window_s = (time.process_time() - cpu) / args.windows  # mixing is a small part of it
-    heads = LinearHeads(x, y)
+    detector = EmbeddingDetector(embed, LinearHeads(x, y))
 
-    seg = clip_scores(embed, heads, test)
+    seg = anthro.clip_scores(detector, test)
     rows = []
     for c in CLASSES:
         truth, score = (seg.our_class == c).to_numpy(), seg[c].to_numpy()
         rows.append({"class": c, "positives": int(truth.sum()), "ap": average_precision_score(truth, score),
-                     "threshold": thresholds[c], "f1": _f1(score >= thresholds[c], truth)})
+                     "threshold": thresholds[c], "f1": f1_score(truth, score >= thresholds[c], zero_division=0)})
     table = pd.DataFrame(rows)
     files = belize_clips(audio / "belize-gunshots", "test")
     truth = np.array([label for _, label in files], bool)
-    g = CLASSES.index("gunshot")
-    score = np.array([heads(embed(_windows(*sf.read(str(p), dtype="float32"))))[:, g].max() for p, _ in files])
-    gunshot_f1 = _f1(score >= thresholds["gunshot"], truth)
+    score = np.array([detector.predict_windows(*sf.read(str(p), dtype="float32"))["gunshot"].max() for p, _ in files])
+    gunshot_f1 = float(f1_score(truth, score >= thresholds["gunshot"], zero_division=0))
     gunshot_ap = float(average_precision_score(truth, score))
 
     cnn = anthro.AnthropogenicDetector.load(args.model, device="cpu").metadata.get("evaluation", {})

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
+from ._cli_common import console, err, fail, parse_bbox, parse_years
 from .cli_acoustics import acoustics_app
 from .cli_integrity import integrity_app
 from .config import get_settings
@@ -47,8 +47,6 @@ app.add_typer(landcover_app, name="landcover")
 app.add_typer(acoustics_app, name="acoustics")
 app.add_typer(integrity_app, name="integrity")
 
-console = Console(soft_wrap=True)  # paths and reports must stay copyable
-err = Console(stderr=True, soft_wrap=True)
 
 CatalogOpt = Annotated[
     Path | None, typer.Option("--catalog", help="Catalog folder (default: from settings, <data_root>/catalog).")
@@ -57,21 +55,6 @@ CatalogOpt = Annotated[
 
 def _catalog(path: Path | None) -> LocalCatalog:
     return LocalCatalog(path or get_settings().catalog_location)
-
-
-def _bbox(text: str) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"--bbox {text!r}: expected minlon,minlat,maxlon,maxlat") from None
-    if len(values) != 4 or values[0] >= values[2] or values[1] >= values[3]:
-        raise typer.BadParameter(f"--bbox {text!r}: expected minlon,minlat,maxlon,maxlat with min < max")
-    return values  # type: ignore[return-value]
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
 
 
 def _version(value: bool) -> None:
@@ -109,10 +92,10 @@ def ingest_stac(
 ) -> None:
     """Items from a STAC API search (hrefs stay remote; loading streams the COGs)."""
     try:
-        report = ingest_stac_api(_catalog(catalog), collection, bbox=_bbox(bbox), time=time,
+        report = ingest_stac_api(_catalog(catalog), collection, bbox=parse_bbox(bbox), time=time,
                                  api_url=api or get_settings().stac_api, max_cloud=max_cloud, limit=limit)
     except CubeError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(str(report))
 
 
@@ -134,7 +117,7 @@ def ingest_folder(
             report = ingest_geotiffs(_catalog(catalog), source, collection, sensor=get_profile(sensor),
                                      manifest=manifest, progress=lambda n: bar.update(task, completed=n), **kwargs)
     except CubeError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(str(report))
 
 
@@ -148,7 +131,7 @@ def ingest_eopatch_cmd(
     try:
         report = ingest_eopatch(_catalog(catalog), source, collection)
     except CubeError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(str(report))
 
 
@@ -172,7 +155,7 @@ def tiles(
 ) -> None:
     """Tiles of a national grid covering an area."""
     table = Table("tile", "crs", "shape", "bounds")
-    for tile in tiles_for(national_grid(grid, resolution), _bbox(bbox)):
+    for tile in tiles_for(national_grid(grid, resolution), parse_bbox(bbox)):
         b = tile.geobox.boundingbox
         table.add_row(tile.id, str(tile.geobox.crs), "x".join(map(str, tile.geobox.shape)),
                       f"{b.left:.0f},{b.bottom:.0f},{b.right:.0f},{b.top:.0f}")
@@ -194,7 +177,7 @@ def mosaic(
     products_catalog: Annotated[Path | None, typer.Option(help="Product catalog (default <data_root>/products).")] = None,
 ) -> None:
     """Annual products (geomedian+MADs, tasselled cap, NDVI, NDWI, NDBI, BU, WOfS), tile by tile."""
-    year_range = _years(years)
+    year_range = parse_years(years)
     area = _area(bbox, region)
     settings = get_settings()
     out = str(products_catalog or settings.data_root / "products")
@@ -203,7 +186,7 @@ def mosaic(
                           year_range, products=products.split(",") if products else None, overwrite=overwrite,
                           scheduler=scheduler or settings.scheduler)
     except (CubeError, ProductNotSupportedError, KeyError) as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{run.written} product tiles written, {run.skipped} already there; products in {out}")
     for reason in run.refused.values():
         console.print(f"[yellow]not made:[/] {reason}")
@@ -225,7 +208,7 @@ def _region(path: Path):
 def _area(bbox: str | None, region: Path | None):
     if (bbox is None) == (region is None):
         raise typer.BadParameter("give exactly one of --bbox or --region")
-    return _bbox(bbox) if bbox else _region(region)
+    return parse_bbox(bbox) if bbox else _region(region)
 
 
 ProductsOpt = Annotated[Path | None, typer.Option("--products-catalog", help="Product catalog (default <data_root>/products).")]
@@ -280,7 +263,7 @@ def landcover_train(
         model = train_model(_products(products_catalog), geobox, year, labels, scheme=load_scheme(scheme).name,
                             recipe=recipe, algorithm=algorithm, per_class=per_class, block_px=block_px)
     except (CubeError, ValueError, KeyError) as exc:
-        _fail(exc)
+        fail(exc)
     model.save(out)
     cv = model.cv_report_
     console.print(f"model {out} ({model.algorithm}, recipe {model.recipe.name}, {sum(model.class_counts_.values())} samples)")
@@ -312,7 +295,7 @@ def landcover_map(
 ) -> None:
     """Land-cover maps tile by tile: class COG (with colour table) and confidence COG."""
     run = run_landcover(str(model), _products(products_catalog).root, _maps(maps_catalog).root,
-                        tiles_for(national_grid(grid, resolution), _area(bbox, region)), _years(years),
+                        tiles_for(national_grid(grid, resolution), _area(bbox, region)), parse_years(years),
                         mode=mode, mmu_ha=mmu_ha, overwrite=overwrite, scheduler=scheduler or get_settings().scheduler)
     console.print(f"{len(run.written)} map tiles written, {run.skipped} already there; maps in {_maps(maps_catalog).root}")
     _report_failed(run.failed)
@@ -339,17 +322,9 @@ def landcover_change(
         result = map_change(_maps(maps_catalog), _products(products_catalog), load_scheme(scheme).name, geobox, before, after,
                             out, mmu_ha=mmu_ha, spectral_evidence=not no_spectral)
     except (CubeError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{int(result.result.changed.sum())} px changed; {result.raster}, {result.polygons}, {result.matrix_csv}")
     console.print(result.matrix.round(1).to_string())
-
-
-def _years(text: str) -> range:
-    first, _, last = text.partition("/")
-    try:
-        return range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise typer.BadParameter(f"--years {text!r}: expected 2020 or 2018/2022") from None
 
 
 def _report_failed(failed: dict[str, str]) -> None:
@@ -402,7 +377,7 @@ def demo(
         result = run_demo(out, offline=offline, data=data, sensor=sensor, api_url=settings.stac_api,
                           scheduler=scheduler or settings.scheduler, say=console.print)
     except CubeError as exc:
-        _fail(exc)
+        fail(exc)
     console.rule("ecointegrity demo: done")
     console.print(f"source:      {result.source}")
     console.print(f"catalog:     {result.catalog / 'catalog.json'}  ({result.items} items in {result.collection!r})")

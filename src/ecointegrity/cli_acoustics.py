@@ -8,18 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ._cli_common import console, err, fail
 
 acoustics_app = typer.Typer(help="Recordings: bat calls (scan, detect, train, evaluate), anthropogenic sounds, "
                                  "soundscape indices, site evidence.", no_args_is_help=True)
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
 
 
 def _bar() -> Progress:
@@ -38,7 +32,7 @@ def scan(
     try:
         result = scan_recordings(source)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     written = write_recordings(result, out)
     console.print(str(result))
     for row in result.problems.itertuples():
@@ -69,7 +63,7 @@ def detect(
                                     batch_files=batch_files, scheduler=scheduler, overwrite=overwrite,
                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
         except (AcousticsError, FileNotFoundError, ImportError, ValueError) as exc:
-            _fail(exc)
+            fail(exc)
     console.print(str(run))
     console.print(f"model {run.parameters.get('model')} {run.parameters.get('model_version')}, "
                   f"threshold {run.parameters.get('threshold')}, chunks {run.parameters.get('chunk_s')} s")
@@ -109,7 +103,7 @@ def train(
         try:
             table = read_events(annotations)
         except (ValueError, FileNotFoundError) as exc:
-            _fail(exc)
+            fail(exc)
         recordings, problems = load_training_recordings(table, audio)
         for name, why in problems.items():
             err.print(f"[yellow]skipped[/] {name}: {why}")
@@ -123,7 +117,7 @@ def train(
     if synthetic:
         recordings += synthetic_training_set(synthetic, seed=seed, backgrounds=backgrounds)
     if not recordings:
-        _fail(ValueError("nothing to train on: give --annotations (and --audio) and/or --synthetic N"))
+        fail(ValueError("nothing to train on: give --annotations (and --audio) and/or --synthetic N"))
     labels = sorted({lbl for r in recordings for lbl in r.events["label"].astype(str)} - {"bat", "unknown"})
     class_list = [c.strip() for c in classes.split(",")] if classes else (labels or list(CALL_TYPES))
     base_model = load_detector(None if base == "default" else base) if base else None
@@ -153,7 +147,7 @@ def evaluate_cmd(
         pred = read_detections(predictions) if (predictions / "run.json").exists() else read_events(predictions)
         true = read_events(truth)
     except (ValueError, FileNotFoundError) as exc:
-        _fail(exc)
+        fail(exc)
     result = evaluate(pred, true, threshold=threshold, tolerance_s=tolerance)
     console.print(result.summary())
     if plot:
@@ -180,7 +174,7 @@ def synth(
 def _events_file(out: Path) -> str:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        _fail(ValueError(f"{out}: events are written as .csv or .parquet, not {suffix!r}"))
+        fail(ValueError(f"{out}: events are written as .csv or .parquet, not {suffix!r}"))
     return "csv" if suffix == ".csv" else "parquet"
 
 
@@ -200,10 +194,11 @@ def anthropogenic(
     """Gunshots, chainsaws, vehicles, voices, dogs... in audible recordings: timed events per
     class; re-running resumes an interrupted run."""
     from .acoustics import AcousticsError, detect_recordings, read_detections, write_events
+    from .acoustics.anthropogenic import is_anthropogenic_model
 
     fmt = _events_file(out)
-    if not (model == "anthropogenic" or Path(model).name.startswith("anthropogenic")):
-        _fail(ValueError(f"{model}: not an anthropogenic-sound model (give 'anthropogenic' or an anthropogenic-*.pt)"))
+    if not is_anthropogenic_model(model):
+        fail(ValueError(f"{model}: not an anthropogenic-sound model (give 'anthropogenic' or an anthropogenic-*.pt)"))
     run_dir = run_dir or out.with_name(out.stem + "-run")
     with _bar() as bar:
         task = bar.add_task("listening", total=None)
@@ -212,7 +207,7 @@ def anthropogenic(
                                     batch_files=batch_files, scheduler=scheduler, overwrite=overwrite,
                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
         except (AcousticsError, FileNotFoundError, ImportError, ValueError) as exc:
-            _fail(exc)
+            fail(exc)
     events = read_detections(run_dir)
     write_events(events, out, format=fmt)  # the project's event table: recording, start_time, end_time, label, score
     console.print(str(run))
@@ -244,7 +239,7 @@ def indices(
         table = read_recordings(source) if source.endswith(".parquet") else scan_recordings(source, progress=False).table
         run = indices_for_recordings(table, out, segment_s=segment, workers=workers)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{run.computed} recordings analysed ({run.skipped} already done), {len(run.problems)} failed; "
                   f"{len(run.indices)} segments -> {out / 'indices.parquet'}; "
                   f"{run.audio_hours_per_cpu_hour:,.0f} audio hours per CPU-hour")
@@ -296,6 +291,6 @@ def evidence(
                                classes=ANTHROPOGENIC_CLASSES if anthropogenic is not None else None)
         write_evidence(result, out)
     except (AcousticsError, FileNotFoundError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     low = int(result["low_effort"].sum())
     console.print(f"{len(result)} site-periods ({result['site'].nunique()} sites), {low} flagged low effort -> {out}")

@@ -6,21 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from ._cli_common import console, fail, parse_bbox, parse_years
 
 integrity_app = typer.Typer(help="Ecosystem integrity: Bayesian-network EI maps and reports.", no_args_is_help=True)
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
-
-
-def _years(text: str) -> list[int]:
-    first, _, last = text.partition("/")
-    return list(range(int(first), int(last or first) + 1))
 
 
 @integrity_app.command("map")
@@ -52,10 +41,10 @@ def integrity_map(
     from .integrity.workflow import evidence_on_cells, integrity_layers, raster_on, run_integrity
 
     try:
-        west, south, east, north = (float(v) for v in bbox.split(","))
-        year_list = _years(years)
+        area = parse_bbox(bbox)
+        year_list = list(parse_years(years))
         table = load_hemeroby_table(hemeroby_table)
-        geobox = region_geobox(national_grid(grid), (west, south, east, north))
+        geobox = region_geobox(national_grid(grid), area)
         products, maps = LocalCatalog(products_catalog), LocalCatalog(landcover_catalog)
         elevation = raster_on(dem, geobox) if dem is not None else None
         zone_codes = raster_on(zones, geobox, categorical=True) if zones is not None else None
@@ -72,7 +61,7 @@ def integrity_map(
                             table=table, out_catalog=LocalCatalog(out, title="ecosystem integrity"),
                             model_path=out / "model.json")
     except (CubeError, FileNotFoundError, ValueError, KeyError) as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"EI maps {year_list[0]}-{year_list[-1]}: {len(run.items)} items in {out}; model {out / 'model.json'}")
     if run.validation is not None:
         console.print(run.validation.summary())
@@ -139,5 +128,5 @@ def integrity_report(
         html, pdf = write_report(maps, out, title=title, area_name=area_name, acoustic=acoustic, model=model,
                                  regions=shapes, region_name_column=name_column)
     except (FileNotFoundError, ValueError, KeyError) as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"report: {html} and {pdf}")

@@ -1,5 +1,6 @@
-"""Saving a PyTorch acoustic model: weights with their settings in one ``.pt``, and the same
-settings and metadata as a JSON card beside it (readable without torch), both atomic."""
+"""What the PyTorch acoustic models share: where they run, and how they are saved (weights
+with their settings in one ``.pt``, the same settings and metadata as a JSON card beside it,
+readable without torch; both atomic)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from torch import nn
 
 from .. import __version__
 from ..cube._io import atomic_path
+
+
+def torch_device(device: str | None) -> torch.device:
+    """The device asked for, else CUDA when present, else the CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def save_checkpoint(path: str | Path, settings: dict[str, Any], metadata: dict[str, Any], net: nn.Module) -> dict[str, Any]:

@@ -28,12 +28,12 @@ import torch.nn.functional as F
 from scipy.signal import resample_poly
 from torch import nn
 
-from ._checkpoint import save_checkpoint
+from ._checkpoint import save_checkpoint, torch_device
 from .errors import AudioFileError
 from .events import EVENT_COLUMNS
 
 __all__ = ["ANTHROPOGENIC_CLASSES", "AnthropogenicDetector", "DEFAULT_ANTHROPOGENIC_MODEL",
-           "clip_scores", "load_shared_dataset", "merge_windows", "train_anthropogenic", "tune_thresholds",
+           "clip_scores", "is_anthropogenic_model", "load_shared_dataset", "merge_windows", "train_anthropogenic", "tune_thresholds",
            "HELD_OUT_FOLDS"]
 
 ANTHROPOGENIC_CLASSES = ["gunshot", "chainsaw", "vehicle", "voice", "dog", "domestic_animal",
@@ -105,6 +105,12 @@ class AnthropogenicNet(nn.Module):
         return self.head(torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1))
 
 
+def is_anthropogenic_model(model: str | Path) -> bool:
+    """Whether a model name or path means this detector: ``"anthropogenic"`` (the shipped
+    model) or a saved ``anthropogenic-*.pt``."""
+    return str(model) == "anthropogenic" or Path(model).name.startswith("anthropogenic")
+
+
 # -- window merging --------------------------------------------------------------------------
 def merge_windows(windows: pd.DataFrame, classes: Sequence[str], threshold: Mapping[str, float] | float,
                   *, recording: str = "", model: str = MODEL_NAME, version: str = "") -> pd.DataFrame:
@@ -161,7 +167,7 @@ class AnthropogenicDetector:
         if self.net_ is None:
             self.net_ = AnthropogenicNet(len(self.classes), self.width)
         self.front_ = _MelFrontEnd(self.sample_rate, self.n_fft, self.hop, self.n_mels, self.fmin)
-        self._device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self._device = torch_device(self.device)
         self.net_.to(self._device)
         self.front_.to(self._device)
 
@@ -516,6 +522,8 @@ def tune_thresholds(scores: pd.DataFrame, classes: Sequence[str], *, default: fl
     """Per class, the grid threshold with the best F1 on ``scores`` (from ``clip_scores`` of
     clips the model was not trained on); ties go to the threshold nearest ``default``, and a
     class without positives keeps ``default``."""
+    from sklearn.metrics import f1_score
+
     out = {}
     for c in classes:
         y = (scores.our_class == c).to_numpy()
@@ -523,11 +531,6 @@ def tune_thresholds(scores: pd.DataFrame, classes: Sequence[str], *, default: fl
             out[c] = default
             continue
         s = scores[c].to_numpy()
-        best = max(grid, key=lambda t: (_f1(s >= t, y), -abs(t - default)))
+        best = max(grid, key=lambda t: (f1_score(y, s >= t, zero_division=0), -abs(t - default)))
         out[c] = float(best)
     return out
-
-
-def _f1(pred: np.ndarray, truth: np.ndarray) -> float:
-    tp = int((pred & truth).sum())
-    return 2 * tp / (int(pred.sum()) + int(truth.sum())) if tp else 0.0

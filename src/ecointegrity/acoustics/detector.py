@@ -25,7 +25,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from ._checkpoint import save_checkpoint
+from ._checkpoint import save_checkpoint, torch_device
 from .errors import AudioFileError
 from .events import EVENT_COLUMNS
 from .network import STRIDE_F, STRIDE_T, CallNet
@@ -46,12 +46,6 @@ class Chunk:
     keep_from_s: float  # detections with centres in [keep_from_s, keep_to_s) are this chunk's
     keep_to_s: float
     audio: np.ndarray  # float32 at the model's sample rate, padded to the chunk length
-
-
-def _device(device: str | None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass
@@ -84,7 +78,7 @@ class BatDetector:
             self.net_ = CallNet(len(self.classes), self.width)
         if not self.overlap_s < self.chunk_s:
             raise ValueError(f"overlap_s ({self.overlap_s}) must be shorter than chunk_s ({self.chunk_s})")
-        self._torch_device = _device(self.device)
+        self._torch_device = torch_device(self.device)
         self.net_.to(self._torch_device)
 
     # -- identity ---------------------------------------------------------------------------

@@ -88,9 +88,13 @@ def _detector(model: str, overrides: tuple) -> Any:
 
         return BatDetect2Backend(threshold=settings.get("threshold") or 0.3,
                                  chunk_size=settings.get("chunk_s") or 2.0, device=settings.get("device"))
-    if model == "anthropogenic" or Path(model).name.startswith("anthropogenic"):
-        from .anthropogenic import DEFAULT_ANTHROPOGENIC_MODEL, AnthropogenicDetector
+    from .anthropogenic import (
+        DEFAULT_ANTHROPOGENIC_MODEL,
+        AnthropogenicDetector,
+        is_anthropogenic_model,
+    )
 
+    if is_anthropogenic_model(model):
         path = DEFAULT_ANTHROPOGENIC_MODEL if model == "anthropogenic" else model
         return AnthropogenicDetector.load(path, device=settings.get("device"), threshold=settings.get("threshold"))
     from .detector import load_detector

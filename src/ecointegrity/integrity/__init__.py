@@ -16,7 +16,6 @@ from .grid import (
     cell_statistics,
     cell_table,
     class_shares,
-    mean_of_lookup,
     sites_to_cells,
 )
 from .hemeroby import HemerobyTable, load_hemeroby_table, shipped_hemeroby_tables
@@ -57,7 +56,6 @@ __all__ = [
     "latent_posterior_reference",
     "latent_summary",
     "load_hemeroby_table",
-    "mean_of_lookup",
     "read_adjacency",
     "shipped_hemeroby_tables",
     "simulate_integrity",

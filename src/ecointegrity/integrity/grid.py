@@ -20,7 +20,7 @@ from odc.geo.xr import xr_coords
 from pyproj import Transformer
 
 __all__ = ["cell_factor", "cell_geobox", "cell_statistics", "cell_table", "class_shares", "majority",
-           "mean_of_lookup", "sites_to_cells"]
+           "sites_to_cells"]
 
 
 def cell_factor(geobox: GeoBox, cell_size: float) -> int:
@@ -105,19 +105,6 @@ def majority(codes: xr.DataArray, cell_size: float, *, name: str, nodata: int = 
         counts = np.stack([(blocks == c).sum(axis=2) for c in classes])
         out = np.where(counts.sum(axis=0) > 0, classes[np.argmax(counts, axis=0)], np.nan)
     return _on_cells({name: out}, geobox.zoom_out(factor))[name]
-
-
-def mean_of_lookup(codes: xr.DataArray, lookup: Mapping[int, float], cell_size: float, *, name: str,
-                   nodata: int = 0) -> xr.DataArray:
-    """The cell mean of a per-class value (e.g. hemeroby from a land-cover map through a
-    hemeroby table); pixels of classes not in ``lookup`` and nodata pixels do not count."""
-    values = np.asarray(codes.values)
-    table = np.full(max(int(values.max(initial=0)), max(lookup)) + 1, np.nan)
-    for code, value in lookup.items():
-        table[code] = value
-    per_pixel = np.where((values >= 0) & (values != nodata), table[np.clip(values, 0, len(table) - 1)], np.nan)
-    layer = xr.DataArray(per_pixel, coords=codes.coords, dims=codes.dims, name=name)
-    return cell_statistics(layer, cell_size, name=name)[f"{name}_mean"].rename(name)
 
 
 def cell_table(layers: xr.Dataset) -> pd.DataFrame:

@@ -40,7 +40,6 @@ class Factor:
     node: str
     variables: tuple[str, ...]  # the axes of ``table`` other than the latent's, in order
     table: np.ndarray  # probabilities; shape (card of each variable..., K)
-    is_child: bool
 
     def __post_init__(self) -> None:
         if self.table.ndim != len(self.variables) + 1:

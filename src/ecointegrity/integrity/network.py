@@ -270,7 +270,7 @@ class IntegrityNetwork:
         """The latent's CPT and its children's, arranged for `latent_posterior`."""
         k = len(self.hemeroby_values)
         prior_values = np.asarray(self.cpds_[LATENT]["values"], float)  # (K, parents...)
-        prior = Factor(LATENT, tuple(self.parents), np.moveaxis(prior_values, 0, -1), False)
+        prior = Factor(LATENT, tuple(self.parents), np.moveaxis(prior_values, 0, -1))
         factors = []
         for child in self.children:
             cpd = self.cpds_[child]
@@ -278,7 +278,7 @@ class IntegrityNetwork:
             evidence = list(cpd["evidence"])
             copa = [e for e in evidence if e != LATENT]
             order = [1 + evidence.index(e) for e in copa] + [0, 1 + evidence.index(LATENT)]
-            factors.append(Factor(child, (*copa, child), np.transpose(values, order), True))
+            factors.append(Factor(child, (*copa, child), np.transpose(values, order)))
         if prior.table.shape[-1] != k:
             raise AssertionError("latent CPT does not match the number of hemeroby states")
         return MarkovBlanket(LATENT, k, prior, tuple(factors))
@@ -304,16 +304,17 @@ class IntegrityNetwork:
         (float32; the posterior itself is never held). Site counts in ``table`` enter unless
         ``acoustic`` is False."""
         blanket, values = self.blanket(), np.asarray(self.hemeroby_values, float)
-        n = len(table) if isinstance(table, pd.DataFrame) else len(np.asarray(next(iter(table.values()))))
+        codes = self.codes(table)
+        n = len(next(iter(codes.values())))
+        site_columns = {c for count, rate in self.rates_.items() for c in (count, rate["effort"])} if acoustic else set()
+        sites = {c: np.asarray(table[c]) for c in site_columns if c in table}
         parts = []
         for start in range(0, n, chunk):  # the count likelihood is (rows, K): built per chunk
             rows = slice(start, min(n, start + chunk))
-            part = {k: np.asarray(v)[rows] for k, v in (table.items() if isinstance(table, Mapping)
-                                                         else table.to_dict("series").items())}
             soft = None if likelihoods is None else {k: v[rows] for k, v in likelihoods.items()}
-            latent = self.acoustic_likelihood(part) if acoustic else None
-            parts.append(pd.DataFrame(latent_summary(blanket, self.codes(part), values, self.hemeroby_max,
-                                                     likelihoods=soft, latent_likelihood=latent)))
+            latent = self.acoustic_likelihood({c: v[rows] for c, v in sites.items()}) if sites else None
+            parts.append(pd.DataFrame(latent_summary(blanket, {k: v[rows] for k, v in codes.items()}, values,
+                                                     self.hemeroby_max, likelihoods=soft, latent_likelihood=latent)))
         return pd.concat(parts, ignore_index=True)
 
     def to_pgmpy(self):

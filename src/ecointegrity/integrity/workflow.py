@@ -30,7 +30,6 @@ from .grid import (
     cell_table,
     class_shares,
     majority,
-    mean_of_lookup,
     sites_to_cells,
 )
 from .hemeroby import HemerobyTable
@@ -95,8 +94,9 @@ def integrity_layers(products: LocalCatalog, landcover: LocalCatalog, geobox: Ge
     majority class of an ecoregion or life-zone layer (``zone``)."""
     lc = read_product(landcover, f"landcover-{scheme}", year, geobox, bands=["class"])["class"]
     codes = lc.fillna(0).astype(np.int32)
+    hemeroby = codes.copy(data=table.apply(codes.values)).rename("hemeroby")
     layers = [class_shares(codes, cell_size, sorted(table.values)),
-              mean_of_lookup(codes, table.values, cell_size, name="hemeroby")]
+              cell_statistics(hemeroby, cell_size, name="hemeroby")["hemeroby_mean"].rename("hemeroby")]
     if earlier_year is not None:
         before = read_product(landcover, f"landcover-{scheme}", earlier_year, geobox, bands=["class"])["class"]
         changed = xr.where((before > 0) & (lc > 0), (before != lc).astype(np.float32), np.nan).rename("change")
