@@ -74,7 +74,7 @@ def test_atomic_writes_leave_files_readable_by_others(tmp_path):
     import os
     import stat
 
-    from ecointegrity.cube._io import atomic_path
+    from ecointegrity.io import atomic_path
 
     with atomic_path(tmp_path / "out.txt") as tmp:
         assert stat.S_IMODE(os.stat(tmp).st_mode) == 0o600

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..cube._io import atomic_path
+from ..io import atomic_path
 
 
 def torch_device(device: str | None) -> torch.device:

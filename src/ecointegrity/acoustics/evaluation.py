@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._json import json_ready
-from ..cube._io import atomic_path
+from ..io import json_ready
+from ..io import atomic_path
 from .events import validate_events
 
 __all__ = [

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 
 __all__ = [
     "EVENT_COLUMNS",

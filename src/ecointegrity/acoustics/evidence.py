@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .errors import AcousticsError
 from .events import BAT_LABEL, UNKNOWN_LABEL, validate_events
 

@@ -52,7 +52,7 @@ from guano import GuanoFile
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .errors import AcousticsError, AudioFileError
 
 __all__ = [

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .errors import AcousticsError
 from .events import EVENT_COLUMNS, write_events
 

@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .errors import AudioFileError
 from .recordings import scan_recordings
 

@@ -42,7 +42,7 @@ from guano import GuanoFile
 from scipy import fft as sp_fft
 from scipy.signal import resample_poly
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .events import EVENT_COLUMNS
 
 __all__ = [

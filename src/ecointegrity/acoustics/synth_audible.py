@@ -26,7 +26,7 @@ import soundfile as sf
 from guano import GuanoFile
 from scipy.signal import butter, sosfilt
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .events import EVENT_COLUMNS
 
 __all__ = ["AUDIBLE_EVENT_TYPES", "synth_soundscape", "write_soundscape"]

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import pystac
 
-from . import _io
+from .. import io as _io
 from .errors import CatalogError, NoDataError
 from .sensors import SensorProfile, get_profile
 from .timerange import TimeRange, to_time_range

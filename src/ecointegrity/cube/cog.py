@@ -9,7 +9,7 @@ import numpy as np
 import rasterio
 from odc.geo.geobox import GeoBox
 
-from ._io import atomic_path
+from ..io import atomic_path
 
 __all__ = ["write_cog"]
 

@@ -35,7 +35,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import assign_crs, xr_coords
 from rasterio.windows import Window
 
-from ._io import join
+from ..io import join
 from .catalog import LocalCatalog, StacApiCatalog
 from .cog import write_cog
 from .errors import CorruptFileError, NoDataError, UnknownCRSError

@@ -19,7 +19,7 @@ import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from . import _io
+from .. import io as _io
 from .catalog import LocalCatalog
 from .cog import write_cog
 from .errors import MissingBandError, NoDataError

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .discretise import Discretiser
 from .inference import Factor, MarkovBlanket, latent_posterior, latent_summary
 

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from ..cube._io import atomic_path  # noqa: E402
+from ..io import atomic_path  # noqa: E402
 
 __all__ = ["EI_CLASSES", "area_by_class", "region_statistics", "write_report"]
 

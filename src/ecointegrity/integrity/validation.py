@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._json import json_ready
+from ..io import json_ready
 from .network import LATENT, IntegrityNetwork
 
 __all__ = [

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._json import json_ready
+from ..io import json_ready
 
 __all__ = [
     "AccuracyReport",

@@ -26,7 +26,7 @@ from ..cube import (
     run_tiles,
     write_product,
 )
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .features import features_from_catalog
 from .model import LandCoverModel
 from .schemes import load_scheme

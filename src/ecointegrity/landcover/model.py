@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from sklearn.model_selection import GroupKFold
 
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from .accuracy import accuracy_report
 from .features import Recipe, get_recipe
 from .training import TrainingSet

@@ -17,7 +17,7 @@ from odc.geo.geobox import GeoBox
 from rasterio.warp import Resampling, reproject
 
 from ..cube import LocalCatalog, TimeRange, read_product
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from ..cube.cog import write_cog
 from .change import FROM_TO_FACTOR, ChangeResult, change_matrix, detect_change, spectral_distance
 from .features import Recipe, features_from_catalog

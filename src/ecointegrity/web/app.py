@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .. import __version__
 from ..cube import LocalCatalog, NoDataError, read_product
-from ..cube._io import atomic_path
+from ..io import atomic_path
 from ..cube.grids import national_grid, region_geobox
 from .models import (
     AnimationInfo,

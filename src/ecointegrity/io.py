@@ -1,13 +1,15 @@
-"""File I/O on local paths and object storage (fsspec), always atomic for writers.
+"""Files on local paths and object storage (fsspec): atomic writes, JSON in and out.
 
-Local writes go to a temporary file in the destination folder, then ``os.replace``: readers
-never see a half-written file and a crash leaves no partial output. Object stores make a single
-PUT atomic by themselves.
+The project's one file helper, below every part. Local writes go to a temporary file in the
+destination folder, then ``os.replace``: readers never see a half-written file and a crash leaves
+no partial output. Object stores make a single PUT atomic by themselves. ``json_ready`` turns
+numpy scalars and NaN into what ``json.dumps`` writes as valid JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,8 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import numpy as np
 
-__all__ = ["is_local", "join", "write_bytes_atomic", "write_json_atomic", "read_json", "exists", "atomic_path"]
+__all__ = [
+    "atomic_path",
+    "exists",
+    "is_local",
+    "join",
+    "json_ready",
+    "read_json",
+    "write_bytes_atomic",
+    "write_json_atomic",
+]
 
 
 def is_local(location: str | os.PathLike) -> bool:
@@ -99,3 +111,18 @@ def read_json(location: str | os.PathLike) -> Any:
         return json.loads(_local(location).read_text())
     with fsspec.open(str(location), "rt") as f:
         return json.load(f)
+
+
+
+
+def json_ready(value: Any) -> Any:
+    """Numpy scalars to Python ones and NaN to None, so `json.dumps` writes valid JSON."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
