@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 WEB    := src/ecointegrity/web/static/index.html
 WEB_SRC := $(wildcard frontend/src/* frontend/public/*) frontend/build.mjs frontend/package-lock.json
 
-.PHONY: demo test install web clean
+.PHONY: demo test lint install web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint, import order and the types of the public API (settings in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache ecointegrity-demo frontend/node_modules src/ecointegrity/web/static

@@ -39,7 +39,6 @@ from sklearn.metrics import average_precision_score, precision_recall_fscore_sup
 
 from ecointegrity.acoustics.anthropogenic import (
     ANTHROPOGENIC_CLASSES,
-    BACKGROUND,
     DEFAULT_ANTHROPOGENIC_MODEL,
     HELD_OUT_FOLDS,
     AnthropogenicDetector,
@@ -48,6 +47,7 @@ from ecointegrity.acoustics.anthropogenic import (
     train_anthropogenic,
     tune_thresholds,
 )
+from ecointegrity.acoustics.anthropogenic.dataset import BACKGROUND
 
 INNER_FOLDS = 2  # the training clips split in two by source recording, for threshold tuning
 

@@ -35,6 +35,8 @@ from sklearn.metrics import average_precision_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
 from ecointegrity.acoustics import anthropogenic as anthro
+from ecointegrity.acoustics._audio import resample
+from ecointegrity.acoustics.anthropogenic import training as anthro_training
 
 sys.path.insert(0, str(Path(__file__).parent))
 from anthropogenic import _audio_root, belize_clips, inner_folds  # noqa: E402
@@ -81,8 +83,8 @@ def training_windows(embed: BirdNetEmbedding, clips: pd.DataFrame, backgrounds: 
     events: dict[int, list] = {}
     for row in clips.itertuples():
         if row.our_class in CLASSES:
-            events.setdefault(CLASSES.index(row.our_class), []).append(anthro._clip(anthro._read_mono(row.path, RATE), RATE))
-    mixer = anthro._Mixer(events, anthro._background_pool(clips, backgrounds, RATE), SIZE, len(CLASSES))
+            events.setdefault(CLASSES.index(row.our_class), []).append(anthro_training._clip(anthro_training._read_mono(row.path, RATE), RATE))
+    mixer = anthro_training._Mixer(events, anthro_training._background_pool(clips, backgrounds, RATE), SIZE, len(CLASSES))
     xs, ys = [], []
     for _ in range(n):
         x, y = mixer.example(rng)
@@ -107,7 +109,7 @@ class LinearHeads:
 
 def _windows(audio: np.ndarray, rate: float) -> list[np.ndarray]:
     """3 s windows every 1 s (the last one reaching the end), at 48 kHz."""
-    x = anthro._resample(audio, rate, RATE)
+    x = resample(audio, rate, RATE)
     if len(x) <= SIZE:
         return [np.pad(x, (0, SIZE - len(x)))]
     starts = list(range(0, len(x) - SIZE + 1, RATE))

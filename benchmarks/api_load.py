@@ -112,8 +112,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each concurrent run")
     args = parser.parse_args()
 
+    from ecointegrity.cli.demo_job import run_demo
     from ecointegrity.cube import LocalCatalog
-    from ecointegrity.demo import run_demo
 
     work = Path(tempfile.mkdtemp(prefix="ecointegrity-api-"))
     run_demo(work / "demo", offline=True, say=lambda _: None)

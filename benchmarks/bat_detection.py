@@ -47,7 +47,9 @@ def _run(detector, files: list[Path], repeats: int) -> tuple[pd.DataFrame, float
     times, events = [], None
     for _ in range(repeats):
         t = time.perf_counter()
-        events = pd.concat([detector.detect_file(f, recording=f.name) for f in files], ignore_index=True)
+        events = pd.concat(
+            [detector.detect_file(f, recording=f.name) for f in files], ignore_index=True
+        )
         times.append(time.perf_counter() - t)
     return events, statistics.median(times) / audio_s
 
@@ -60,10 +62,13 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
 
     from ecointegrity.acoustics import evaluate, load_detector, read_events
-    from ecointegrity.acoustics.batdetect2_backend import BatDetect2Backend
+    from ecointegrity.acoustics.bats.batdetect2_backend import BatDetect2Backend
 
     root = _audio_root()
-    example, contrib = _files(root / "batdetect2-example" / "audio"), _files(root / "batdetect2-contrib")
+    example, contrib = (
+        _files(root / "batdetect2-example" / "audio"),
+        _files(root / "batdetect2-contrib"),
+    )
     truth = read_events(root / "batdetect2-example" / "anns")
     truth["recording"] = truth["recording"].map(lambda r: Path(r).name)
     ours = load_detector(args.model, device="cpu")
@@ -72,34 +77,62 @@ def main() -> None:
     # for ours (batdetect2's example "truth" is its own output at 0.3).
     ours_all = load_detector(args.model, device="cpu", threshold=0.05)
     results = {}
-    for name, model, scored in (("ecointegrity", ours, ours_all), ("batdetect2 1.3.1", theirs, theirs)):
+    for name, model, scored in (
+        ("ecointegrity", ours, ours_all),
+        ("batdetect2 1.3.1", theirs, theirs),
+    ):
         ex_events, ex_rtf = _run(model, example, args.repeats)
         co_events, co_rtf = _run(model, contrib, args.repeats)
         ex_scored = ex_events if scored is model else _run(scored, example, 1)[0]
         ap = evaluate(ex_scored, truth, threshold=model.threshold).detection_ap
-        results[name] = {"example": ex_events, "contrib": co_events, "rtf_example": ex_rtf, "rtf_contrib": co_rtf,
-                         "ap": ap, "threshold": model.threshold}
+        results[name] = {
+            "example": ex_events,
+            "contrib": co_events,
+            "rtf_example": ex_rtf,
+            "rtf_contrib": co_rtf,
+            "ap": ap,
+            "threshold": model.threshold,
+        }
     reference = results["batdetect2 1.3.1"]["contrib"]
     reference = reference[reference.score >= 0.5]
     for r in results.values():
         r["agreement"] = evaluate(r["contrib"], reference, threshold=r["threshold"]).recall
     audio_s = sum(sf.info(str(f)).duration for f in example + contrib)
-    print(f"\n{len(example)} example files + {len(contrib)} contrib files, {audio_s:.1f} s of audio, "
-          f"{torch.get_num_threads()} CPU threads\n")
-    print(f"{'model':<20}{'threshold':>10}{'RTF example':>13}{'RTF contrib':>13}{'AP (example)':>14}{'agreement':>11}"
-          f"{'detections':>12}")
+    print(
+        f"\n{len(example)} example files + {len(contrib)} contrib files, {audio_s:.1f} s of audio, "
+        f"{torch.get_num_threads()} CPU threads\n"
+    )
+    print(
+        f"{'model':<20}{'threshold':>10}{'RTF example':>13}{'RTF contrib':>13}"
+        f"{'AP (example)':>14}{'agreement':>11}{'detections':>12}"
+    )
     for name, r in results.items():
         n = len(r["contrib"]) + len(r["example"])
-        print(f"{name:<20}{r['threshold']:>10.2f}{r['rtf_example']:>13.4f}{r['rtf_contrib']:>13.4f}{r['ap']:>14.3f}"
-              f"{r['agreement']:>11.3f}{n:>12}")
+        print(
+            f"{name:<20}{r['threshold']:>10.2f}{r['rtf_example']:>13.4f}{r['rtf_contrib']:>13.4f}{r['ap']:>14.3f}"
+            f"{r['agreement']:>11.3f}{n:>12}"
+        )
     ours_r, theirs_r = results["ecointegrity"], results["batdetect2 1.3.1"]
-    speedup = (theirs_r["rtf_contrib"] + theirs_r["rtf_example"]) / (ours_r["rtf_contrib"] + ours_r["rtf_example"])
-    print(f"\nspeed-up vs batdetect2: {speedup:.1f}x; the example 'truth' is batdetect2's own output, so its AP is "
-          "agreement with itself")
-    print(json.dumps({"benchmark": "bat_detection", "speedup_vs_batdetect2": round(speedup, 2),
-                      "ap_ours": round(ours_r["ap"], 3), "ap_batdetect2": round(theirs_r["ap"], 3),
-                      "agreement_contrib_recall": round(ours_r["agreement"], 3),
-                      "rtf_ours": round(ours_r["rtf_contrib"], 4), "rtf_batdetect2": round(theirs_r["rtf_contrib"], 4)}))
+    speedup = (theirs_r["rtf_contrib"] + theirs_r["rtf_example"]) / (
+        ours_r["rtf_contrib"] + ours_r["rtf_example"]
+    )
+    print(
+        f"\nspeed-up vs batdetect2: {speedup:.1f}x; the example 'truth' is batdetect2's own "
+        "output, so its AP is agreement with itself"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "bat_detection",
+                "speedup_vs_batdetect2": round(speedup, 2),
+                "ap_ours": round(ours_r["ap"], 3),
+                "ap_batdetect2": round(theirs_r["ap"], 3),
+                "agreement_contrib_recall": round(ours_r["agreement"], 3),
+                "rtf_ours": round(ours_r["rtf_contrib"], 4),
+                "rtf_batdetect2": round(theirs_r["rtf_contrib"], 4),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -96,11 +96,11 @@ def run_case(name: str, data: np.ndarray, threads: list[int], repeats: int, geom
 
     for th in threads:
         fns = {
-            "geomad gm": lambda: theirs(th, False),
-            "ours gm": lambda: ours(th, False),
-            "ours gm init_mean": lambda: ours(th, False, True),
-            "geomad gm+mads": lambda: theirs(th, True),
-            "ours gm+mads": lambda: ours(th, True),
+            "geomad gm": lambda th=th: theirs(th, False),
+            "ours gm": lambda th=th: ours(th, False),
+            "ours gm init_mean": lambda th=th: ours(th, False, True),
+            "geomad gm+mads": lambda th=th: theirs(th, True),
+            "ours gm+mads": lambda th=th: ours(th, True),
         }
         t, out = interleaved_medians(fns, repeats)
         ref_gm, ref_mads = out["geomad gm+mads"]
@@ -110,7 +110,7 @@ def run_case(name: str, data: np.ndarray, threads: list[int], repeats: int, geom
             d = np.abs(out[key].gm - ref_gm.transpose(2, 0, 1))
             rows.append((name, task, th, npx / t[ref_key], npx / t[key], t[ref_key] / t[key], float(np.nanmax(d))))
         diffs["default"] = {"gm": np.abs(out["ours gm+mads"].gm - ref_gm.transpose(2, 0, 1)),
-                            **{m: np.abs(getattr(out["ours gm+mads"], m) - r) for m, r in zip(MADS, ref_mads)}}
+                            **{m: np.abs(getattr(out["ours gm+mads"], m) - r) for m, r in zip(MADS, ref_mads, strict=False)}}
         diffs["init_mean"] = {"gm": np.abs(out["ours gm init_mean"].gm - ref_gm.transpose(2, 0, 1))}
     return rows, diffs
 

@@ -26,12 +26,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ecointegrity.integrity import (
-    IntegrityNetwork,
-    effort_likelihood,
-    latent_posterior,
-    latent_summary,
-)
+from ecointegrity.integrity import IntegrityNetwork, effort_likelihood
+from ecointegrity.integrity._inference import latent_posterior, latent_summary
 
 DRIVERS = ["crops", "urban", "bare", "change", "elevation"]
 SIGNS = ["ndvi_p50", "ndvi_p10", "tc_wetness", "wofs"]

@@ -41,7 +41,7 @@ def _geomad_backend():
     return geomedian_mads
 
 
-def _run(args: tuple[str, str, int, str, "mp.Queue"]) -> None:
+def _run(args: tuple[str, str, int, str, mp.Queue]) -> None:
     catalog, out, year, kernel, queue = args
     from ecointegrity.cube import LocalCatalog, Tile
     from ecointegrity.cube.load import native_geobox

@@ -20,7 +20,7 @@ from ecointegrity.acoustics.anthropogenic import (
     load_shared_dataset,
     merge_windows,
 )
-from ecointegrity.acoustics.events import EVENT_COLUMNS, validate_events
+from ecointegrity.acoustics.io import EVENT_COLUMNS, validate_events
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_multi_label_dog_and_voice(detector):
     dog = test[(test.our_class == "dog") & (test.dataset == "UrbanSound8K")].path.iloc[0]
     voice = test[(test.our_class == "voice") & test.dataset.str.startswith("ESC")].path.iloc[0]
     (a, ra), (b, rb) = _read(dog), _read(voice)
-    from ecointegrity.acoustics.anthropogenic import _resample
+    from ecointegrity.acoustics._audio import resample as _resample
 
     a, b = _resample(a, ra, 16000), _resample(b, rb, 16000)
     n = min(len(a), len(b))
@@ -104,7 +104,7 @@ def test_long_file_bounded_reads_and_event_schema(detector, tmp_path, monkeypatc
     rng = np.random.default_rng(3)
     audio = (rng.standard_normal(300 * rate) * 0.003).astype(np.float32)  # 5 min of quiet noise
     siren = _read(root / "Alejandro-131004_AC-II/159743-8-0-0.wav")
-    from ecointegrity.acoustics.anthropogenic import _resample
+    from ecointegrity.acoustics._audio import resample as _resample
 
     s = _resample(siren[0], siren[1], rate)
     audio[120 * rate : 120 * rate + len(s)] += 0.5 * s / np.abs(s).max()
@@ -131,8 +131,7 @@ def test_long_file_bounded_reads_and_event_schema(detector, tmp_path, monkeypatc
 
 
 def test_batch_runner_isolates_resumes_and_records_the_model(tmp_path):
-    from ecointegrity.acoustics import read_file_ledger, runner
-    from ecointegrity.acoustics.synth_audible import synth_soundscape
+    from ecointegrity.acoustics import read_file_ledger, runner, synth_soundscape
 
     paths = []
     for i in range(3):
@@ -189,8 +188,8 @@ def test_tune_thresholds_picks_the_best_f1():
 def test_fine_tune_keeps_classes_and_records_the_base(detector, tmp_path):
     import datetime as dt
 
+    from ecointegrity.acoustics import synth_soundscape, write_soundscape
     from ecointegrity.acoustics.anthropogenic import train_anthropogenic
-    from ecointegrity.acoustics.synth_audible import synth_soundscape, write_soundscape
 
     rows = []
     for i, label in enumerate(ANTHROPOGENIC_CLASSES + ["natural_background"]):

@@ -20,8 +20,8 @@ import pytest
 import soundfile as sf
 from conftest import require_data
 
-from ecointegrity.acoustics.batdetect2_backend import EVENT_COLUMNS, INSTALL_HINT
-from ecointegrity.acoustics.events import validate_events
+from ecointegrity.acoustics.bats.batdetect2_backend import EVENT_COLUMNS, INSTALL_HINT
+from ecointegrity.acoustics.io import validate_events
 
 EXAMPLES = [
     "batdetect2-example/audio/20170701_213954-MYOMYS-LR_0_0.5.wav",
@@ -52,7 +52,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_module_import_does_not_import_batdetect2():
     done = _run("""
         import sys
-        import ecointegrity.acoustics.batdetect2_backend as m
+        import ecointegrity.acoustics.bats.batdetect2_backend as m
         loaded = sorted(k for k, v in sys.modules.items() if v is not None and k.split(".")[0] in ("batdetect2", "librosa"))
         assert not loaded, loaded
         assert m.BatDetect2Backend.name == "batdetect2"
@@ -65,7 +65,7 @@ def test_clear_error_when_batdetect2_is_missing():
     done = _run("""
         import sys
         sys.modules["batdetect2"] = None
-        from ecointegrity.acoustics.batdetect2_backend import BatDetect2Backend, BatDetect2NotInstalled
+        from ecointegrity.acoustics.bats.batdetect2_backend import BatDetect2Backend, BatDetect2NotInstalled
         from ecointegrity.acoustics.errors import AcousticsError
         try:
             BatDetect2Backend()
@@ -89,7 +89,7 @@ def test_event_columns_are_the_project_schema():
 @pytest.fixture(scope="module")
 def backend():
     pytest.importorskip("batdetect2")
-    from ecointegrity.acoustics.batdetect2_backend import BatDetect2Backend
+    from ecointegrity.acoustics.bats.batdetect2_backend import BatDetect2Backend
 
     return BatDetect2Backend(device="cpu")
 
@@ -153,7 +153,7 @@ def test_reproduces_command_line_detections(backend, name, report):
     if not pairs:
         return
     exp = expected.reset_index(drop=True)
-    i, j = (list(x) for x in zip(*pairs))
+    i, j = (list(x) for x in zip(*pairs, strict=False))
     np.testing.assert_allclose(events.start_time[j], exp.start_time[i], atol=1e-3 + 1e-9)
     np.testing.assert_allclose(events.end_time[j], exp.end_time[i], atol=1e-3 + 1e-9)
     np.testing.assert_allclose(events.score[j], exp.det_prob[i], atol=1e-3 + 1e-9)
@@ -219,7 +219,7 @@ def test_time_expansion_is_undone(backend, tmp_path):
 
 @pytest.mark.filterwarnings("ignore:PySoundFile failed:UserWarning", "ignore::FutureWarning:librosa")
 def test_bad_files_and_arguments(backend, tmp_path):
-    from ecointegrity.acoustics.batdetect2_backend import BatDetect2Backend
+    from ecointegrity.acoustics.bats.batdetect2_backend import BatDetect2Backend
     from ecointegrity.acoustics.errors import AudioFileError
 
     with pytest.raises(AudioFileError, match="no such file"):

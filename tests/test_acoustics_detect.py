@@ -162,7 +162,7 @@ def test_batdetect2_backend_runs_in_the_batch_runner(tmp_path):
 
 def test_spectrogram_grid_and_scalings():
     from ecointegrity.acoustics import SpectrogramConfig
-    from ecointegrity.acoustics.spectrogram import spectrogram
+    from ecointegrity.acoustics.bats.spectrogram import spectrogram
 
     rng = np.random.default_rng(0)
     rec = synth_recording(1.0, 384_000, call_types=["pipistrellus_qcf"], rng=rng, n_passes=1, snr_db=(25, 30))

@@ -19,7 +19,7 @@ from ecointegrity.acoustics.evaluation import (
     plot_precision_recall,
     precision_recall_curve,
 )
-from ecointegrity.acoustics.events import read_events
+from ecointegrity.acoustics.io import read_events
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import require_data
 
-from ecointegrity.acoustics.events import (
+from ecointegrity.acoustics.io import (
     EVENT_COLUMNS,
     UNKNOWN_LABEL,
     detect_format,
@@ -440,7 +440,7 @@ def test_aoef_reads_other_geometries_and_keys(tmp_path):
         "sound_events": se,
         "sound_event_annotations": [
             {"uuid": str(uuid.uuid4()), "sound_event": s["uuid"], "tags": tags}
-            for s, tags in zip(se, [[1, 0], [1], []])],
+            for s, tags in zip(se, [[1, 0], [1], []], strict=False)],
     }}
     path = tmp_path / "project.json"
     path.write_text(json.dumps(doc))

@@ -87,7 +87,7 @@ def evidence() -> pd.DataFrame:
 
 
 def test_rows_effort_and_nights(evidence):
-    assert list(zip(evidence.site, evidence.period)) == [
+    assert list(zip(evidence.site, evidence.period, strict=False)) == [
         ("A", "2024-05"), ("A", "2024-06"), ("B", "2024-05"), ("B", "unknown"), ("C", "2024-05")]
     may = _row(evidence, "A", "2024-05")
     assert may.n_recordings == 4

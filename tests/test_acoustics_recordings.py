@@ -20,7 +20,7 @@ from conftest import require_data
 from guano import GuanoFile
 
 from ecointegrity.acoustics.errors import AcousticsError, AudioFileError
-from ecointegrity.acoustics.recordings import (
+from ecointegrity.acoustics.io import (
     RECORDING_COLUMNS,
     ScanResult,
     parse_audiomoth_comment,
@@ -184,7 +184,7 @@ def test_scan_lists_broken_files_and_goes_on(tmp_path, contrib):
     assert flac.site == "night2"
     assert result.table.iloc[0].site == "card"  # the link's folder, not the target's
 
-    reasons = dict(zip(map(os.path.basename, result.problems["path"]), result.problems["reason"]))
+    reasons = dict(zip(map(os.path.basename, result.problems["path"]), result.problems["reason"], strict=False))
     assert sorted(reasons) == ["data_cut.WAV", "empty.wav", "header_cut.wav", "header_only.wav",
                                "notes.wav"]
     assert "empty" in reasons["empty.wav"]

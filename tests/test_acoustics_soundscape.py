@@ -14,7 +14,9 @@ from PIL import Image
 
 from ecointegrity.acoustics import soundscape as sc
 from ecointegrity.acoustics.errors import AudioFileError
-from ecointegrity.acoustics.recordings import scan_recordings
+from ecointegrity.acoustics.io import scan_recordings
+from ecointegrity.acoustics.soundscape import false_colour, indices, segments
+from ecointegrity.acoustics.soundscape import run as batch_run
 
 CORE = ["ACI", "ADI", "AEI", "BI", "NDSI", "Ht", "Hf", "H", "MED", "EVNtCount", "LFC", "MFC"]
 
@@ -51,13 +53,13 @@ def test_parse_filename_timestamp():
 
 def test_segment_bounds():
     rate = 1000
-    assert sc._segment_bounds(19_500, rate, 5, 10) == [(0, 5000), (5000, 10000), (10000, 15000)]
+    assert segments._segment_bounds(19_500, rate, 5, 10) == [(0, 5000), (5000, 10000), (10000, 15000)]
     # last partial kept from 10 s on
-    assert sc._segment_bounds(130_000, rate, 60, 10)[-1] == (120_000, 130_000)
-    assert len(sc._segment_bounds(125_000, rate, 60, 10)) == 2
+    assert segments._segment_bounds(130_000, rate, 60, 10)[-1] == (120_000, 130_000)
+    assert len(segments._segment_bounds(125_000, rate, 60, 10)) == 2
     # a recording shorter than a segment is analysed whole, unless too short for maad
-    assert sc._segment_bounds(9_000, rate, 60, 10) == [(0, 9000)]
-    assert sc._segment_bounds(500, rate, 60, 10) == []
+    assert segments._segment_bounds(9_000, rate, 60, 10) == [(0, 9000)]
+    assert segments._segment_bounds(500, rate, 60, 10) == []
 
 
 def test_column_lists():
@@ -120,7 +122,7 @@ def test_long_file_is_read_one_segment_at_a_time(tmp_path, monkeypatch):
         return row, bins if spectral else {}
 
     monkeypatch.setattr(sf.SoundFile, "read", spy)
-    monkeypatch.setattr(sc, "_segment_indices", cheap)
+    monkeypatch.setattr(indices, "_segment_indices", cheap)
     df, spectral = sc.analyse_recording(path)
 
     assert len(df) == minutes and requested and -1 not in requested
@@ -182,7 +184,7 @@ def test_batch_isolates_broken_files_and_resumes(maad_run, maad_table, tmp_path,
     def boom(*args, **kwargs):
         raise ValueError("maad failed")
 
-    monkeypatch.setattr(sc, "analyse_recording", boom)
+    monkeypatch.setattr(batch_run, "analyse_recording", boom)
     fresh = sc.indices_for_recordings(
         [maad_table["path"].iloc[0], bad], tmp_path / "f", progress=False
     )
@@ -196,14 +198,14 @@ def test_false_colour_day(maad_run, maad_table, tmp_path, monkeypatch):
     def no_recompute(*args, **kwargs):
         raise AssertionError("the batch's parts should have been reused")
 
-    monkeypatch.setattr(sc, "compute_spectral_indices", no_recompute)
+    monkeypatch.setattr(false_colour, "compute_spectral_indices", no_recompute)
     written = sc.false_colour_by_site_day(maad_table, tmp_path, indices_dir=maad_run.out_dir)
     assert [p.name for p in written] == ["indices_2019-05-22.png"]
 
     image = np.asarray(Image.open(written[0]).convert("RGB"))
     bins = 512  # nperseg 1024
     assert image.shape[1] == 1440
-    body = image[sc._TITLE_PX : sc._TITLE_PX + bins]
+    body = image[false_colour._TITLE_PX : false_colour._TITLE_PX + bins]
     lit = body.reshape(-1, 1440 * 3).any(axis=0).reshape(1440, 3).any(axis=1)
     assert lit[np.arange(0, 1440, 180)].all()  # the 8 recorded minutes
     assert lit.sum() == 8  # everything else stays black
@@ -216,7 +218,7 @@ def test_false_colour_spectrogram_from_recording(maad_dir, tmp_path):
     assert spectral.values["ACI_per_bin"].shape == (3, 512)
     png = sc.false_colour_spectrogram(spectral, None, tmp_path / "x" / "s.png", title="spinetail")
     image = np.asarray(Image.open(png).convert("RGB"))
-    body = image[sc._TITLE_PX : sc._TITLE_PX + 512]
+    body = image[false_colour._TITLE_PX : false_colour._TITLE_PX + 512]
     # 11:00 is minute 660; three 5 s segments share it (the last one drawn wins)
     assert body[:, 660].any() and not body[:, 661:].any() and not body[:, :660].any()
 
@@ -239,18 +241,18 @@ def _cheap_indices(segment, flims, nperseg, spectral):
 
 def test_row_timestamp_and_midnight_split(tmp_path, monkeypatch):
     row = pd.Series({"timestamp_local": "2024-06-01T23:59:00", "utc_offset": "+02:00"})
-    assert sc._row_timestamp(row) == pd.Timestamp("2024-06-01T23:59:00+02:00")
-    assert sc._row_timestamp(pd.Series({"timestamp_local": pd.NA})) is None
+    assert batch_run.row_timestamp(row) == pd.Timestamp("2024-06-01T23:59:00+02:00")
+    assert batch_run.row_timestamp(pd.Series({"timestamp_local": pd.NA})) is None
 
     rate = 8000
     path = tmp_path / "SITE A" / "X_20240601_235900.wav"
     path.parent.mkdir()
     sf.write(path, np.zeros(rate * 180, np.float32), rate)
-    monkeypatch.setattr(sc, "_segment_indices", _cheap_indices)
+    monkeypatch.setattr(indices, "_segment_indices", _cheap_indices)
     table = pd.DataFrame({"path": [str(path)], "site": ["SITE A"]})  # time from the name
     written = sc.false_colour_by_site_day(table, tmp_path / "png")
     assert [p.name for p in written] == ["SITE_A_2024-06-01.png", "SITE_A_2024-06-02.png"]
-    first = np.asarray(Image.open(written[0]).convert("RGB"))[sc._TITLE_PX : sc._TITLE_PX + 8]
-    second = np.asarray(Image.open(written[1]).convert("RGB"))[sc._TITLE_PX : sc._TITLE_PX + 8]
+    first = np.asarray(Image.open(written[0]).convert("RGB"))[false_colour._TITLE_PX : false_colour._TITLE_PX + 8]
+    second = np.asarray(Image.open(written[1]).convert("RGB"))[false_colour._TITLE_PX : false_colour._TITLE_PX + 8]
     assert first[:, 1439].any() and not first[:, :1439].any()
     assert second[:, 0:2].any() and not second[:, 2:].any()

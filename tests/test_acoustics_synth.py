@@ -15,22 +15,22 @@ from guano import GuanoFile
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
-from ecointegrity.acoustics.events import EVENT_COLUMNS, validate_events
-from ecointegrity.acoustics.synth import (
-    CALL_TYPES,
-    CallType,
+from ecointegrity.acoustics.bats.call_types import CALL_TYPES, CallType
+from ecointegrity.acoustics.bats.calls import (
     atmospheric_absorption,
+    instantaneous_frequency,
+    synth_call,
+)
+from ecointegrity.acoustics.bats.noise import (
     band_power,
     colored_noise,
-    instantaneous_frequency,
     measure_snr,
     mix_at_snr,
     synth_background,
-    synth_call,
-    synth_pass,
-    synth_recording,
-    write_synthetic_dataset,
 )
+from ecointegrity.acoustics.bats.passes import synth_pass
+from ecointegrity.acoustics.bats.synth import synth_recording, write_synthetic_dataset
+from ecointegrity.acoustics.io import EVENT_COLUMNS, validate_events
 
 SR = 256_000
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ecointegrity.acoustics import scan_recordings
-from ecointegrity.acoustics.events import EVENT_COLUMNS
-from ecointegrity.acoustics.synth_audible import synth_soundscape, write_soundscape
+from ecointegrity.acoustics.anthropogenic.synth_audible import synth_soundscape, write_soundscape
+from ecointegrity.acoustics.io import EVENT_COLUMNS
 
 
 def test_deterministic_and_events_where_said():

@@ -164,7 +164,7 @@ def test_demo_soundscapes_and_site_evidence(demo_run):
 def test_acoustics_anthropogenic_indices_evidence_commands(tmp_path):
     import datetime as dt
 
-    from ecointegrity.acoustics.synth_audible import synth_soundscape, write_soundscape
+    from ecointegrity.acoustics import synth_soundscape, write_soundscape
 
     for i, hour in enumerate((6, 22)):
         audio, _ = synth_soundscape(30, 16000, events=[("gunshot", 12.0)], hour=hour, seed=i)

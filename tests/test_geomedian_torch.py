@@ -35,7 +35,7 @@ def torch_result(data):
 
 
 def _assert_close(result, expected, tol: float) -> None:
-    for name, got in zip(FIELDS, result[:4]):
+    for name, got in zip(FIELDS, result[:4], strict=False):
         want = getattr(expected, name)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=name)
         np.testing.assert_allclose(got, want, rtol=0, atol=tol, equal_nan=True, err_msg=name)
@@ -104,7 +104,7 @@ def test_even_count_median_is_mean_of_middle_values():
 
 def test_batches_give_the_same_result(data, torch_result):
     small = geomedian_mads_torch(data, eps=EPS, maxiters=MAXITERS, device="cpu", batch_pixels=97)
-    for got, want in zip(small, torch_result):
+    for got, want in zip(small, torch_result, strict=False):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6, equal_nan=True)
 
 
@@ -119,7 +119,7 @@ def test_dispatch_through_geomedian_mads(data, torch_result):
     """Any device name but ``cpu`` takes the torch path; ``cpu:0`` is torch's CPU under
     another name, so the GPU path is exercised without a GPU."""
     res = geomedian_mads(data, device="cpu:0")
-    for name, want in zip(FIELDS, torch_result[:4]):
+    for name, want in zip(FIELDS, torch_result[:4], strict=False):
         np.testing.assert_array_equal(getattr(res, name), want)
 
 

@@ -12,16 +12,18 @@ import pandas as pd
 import pytest
 
 from ecointegrity.integrity import (
-    Discretiser,
     IntegrityNetwork,
     effort_likelihood,
-    latent_posterior,
-    latent_posterior_reference,
-    latent_summary,
     load_hemeroby_table,
     read_adjacency,
     shipped_hemeroby_tables,
     summarise_posterior,
+)
+from ecointegrity.integrity._discretise import Discretiser
+from ecointegrity.integrity._inference import (
+    latent_posterior,
+    latent_posterior_reference,
+    latent_summary,
 )
 
 EDGES = [("crops", "hemeroby"), ("urban", "hemeroby"), ("hemeroby", "ndvi"), ("elevation", "ndvi"),

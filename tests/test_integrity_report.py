@@ -12,8 +12,12 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 from shapely.geometry import box
 
-from ecointegrity.integrity.report import area_by_class, region_statistics, write_report
-from ecointegrity.integrity.workflow import evidence_on_cells
+from ecointegrity.integrity import (
+    area_by_class,
+    evidence_on_cells,
+    region_statistics,
+    write_report,
+)
 
 GRID = GeoBox((20, 30), Affine(250.0, 0, 3_900_000.0, 0, -250.0, 800_000.0), "EPSG:6372")
 

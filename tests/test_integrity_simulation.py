@@ -12,9 +12,14 @@ from affine import Affine
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 
-from ecointegrity.integrity import IntegrityNetwork
-from ecointegrity.integrity.grid import cell_statistics, cell_table, class_shares, sites_to_cells
-from ecointegrity.integrity.simulate import simulate_integrity
+from ecointegrity.integrity import (
+    IntegrityNetwork,
+    cell_statistics,
+    cell_table,
+    class_shares,
+    simulate_integrity,
+    sites_to_cells,
+)
 
 DRIVERS = ["share_cropland", "share_built_up", "share_water", "distance_km"]
 SIGNS = ["ndvi_p50", "ndvi_p10"]

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecointegrity.integrity import IntegrityNetwork
-from ecointegrity.integrity.validation import (
+from ecointegrity.integrity import (
     CrossValidationResult,
+    IntegrityNetwork,
     acoustic_relation,
     assign_folds,
     blocked_cross_validation,
@@ -205,7 +205,7 @@ def test_held_out_rows_are_never_trained_on_and_unlabelled_rows_never_scored(cel
     fits = [(idx, y) for kind, idx, y in log if kind == "fit"]
     predicts = [idx for kind, idx, _ in log if kind == "predict"]
     assert len(fits) == len(predicts) == 4
-    for fold, ((train, y), test) in enumerate(zip(fits, predicts)):
+    for fold, ((train, y), test) in enumerate(zip(fits, predicts, strict=False)):
         assert np.isfinite(y).all()  # no unlabelled row in training
         pd.testing.assert_index_equal(test, pred.index[pred.fold == fold])
         assert not set(train) & set(test)

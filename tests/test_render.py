@@ -1,4 +1,4 @@
-"""Tiles, WMS maps and animations of the demo's real products (ecointegrity.web.render).
+"""Tiles, WMS maps and animations of the demo's real products (ecointegrity.web.renderer).
 
 One offline demo run per module gives the annual products (EPSG:6372, two tiles per year,
 2021-2023, Bacalar) and the simulator-8 land-cover maps, with their colour table.
@@ -17,13 +17,8 @@ from PIL import Image
 
 from ecointegrity.cube import LocalCatalog, read_product
 from ecointegrity.landcover import load_scheme
-from ecointegrity.web.render import (
-    InvalidRequest,
-    ProductRenderer,
-    UnknownBand,
-    UnknownProduct,
-    UnknownYear,
-)
+from ecointegrity.web import ProductRenderer
+from ecointegrity.web.errors import InvalidRequest, UnknownBand, UnknownProduct, UnknownYear
 
 # rasterio's own use of affine's deprecated `*` (third-party noise, not ours to fix)
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:rasterio")
@@ -52,7 +47,7 @@ def rgba_of(data: bytes) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from ecointegrity.demo import run_demo
+    from ecointegrity.cli.demo_job import run_demo
 
     out = tmp_path_factory.mktemp("render") / "demo"
     run_demo(out, offline=True, say=lambda s: None)
@@ -242,7 +237,7 @@ def test_gif_one_labelled_frame_per_year_looping_with_the_last_held(renderer, pr
 
 
 def test_gif_colour_map_goes_straight_to_the_palette(renderer):
-    from ecointegrity.web.render import _colormap_lut
+    from ecointegrity.web.styles import colormap_lut as _colormap_lut
 
     frame = renderer.frames("ndvi", [2022], (-88.44, 18.61, -88.36, 18.69), size=200)[0]
     palette = np.array(frame.getpalette()[: 256 * 3]).reshape(-1, 3)

@@ -46,7 +46,7 @@ def test_landsat_clear_mask_on_documented_values():
     clear = LandsatQAMask().clear(qa)
     expected = {1: False, 21824: True, 21952: True, 21826: False, 22280: False,
                 23888: False, 30048: False, 54596: False, 55052: False}
-    assert dict(zip(DOCUMENTED_QA, clear.tolist())) == expected
+    assert dict(zip(DOCUMENTED_QA, clear.tolist(), strict=False)) == expected
 
 
 def test_landsat_mask_can_keep_snow():

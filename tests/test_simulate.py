@@ -15,7 +15,6 @@ from odc.geo import geom
 from odc.geo.geobox import GeoBox
 from scipy import ndimage
 
-from ecointegrity.cube import simulate as sim_mod
 from ecointegrity.cube.simulate import (
     BANDS,
     LAND_COVER_CLASSES,
@@ -23,6 +22,7 @@ from ecointegrity.cube.simulate import (
     SR_SCALE,
     ChangeEvent,
     SimulatedScenes,
+    _shadow_offset_px,
     default_geobox,
     simulate,
 )
@@ -221,7 +221,7 @@ def test_clouds_are_bright_and_shadows_dark_and_displaced(sim: SimulatedScenes):
     true_nir = truth.reflectance.values[3]
     assert (nir[shadow] <= true_nir[shadow] + HALF_DN + 1e-6).all()
     assert 0.25 < np.median(nir[shadow] / true_nir[shadow]) < 0.55
-    d_row, d_col = sim_mod._shadow_offset_px(default_geobox())
+    d_row, d_col = _shadow_offset_px(default_geobox())
     assert d_row < 0 and d_col < 0  # morning sun in the south-east: shadows to the north-west
     t, r, c = np.nonzero(shadow)
     src_r, src_c = r - d_row, c - d_col

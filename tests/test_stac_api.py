@@ -3,8 +3,8 @@
 
 import pytest
 
+from ecointegrity.cli.demo_job import DEMO_BBOX, stac_api_reachable
 from ecointegrity.cube import LocalCatalog, ingest_stac_api, load
-from ecointegrity.demo import DEMO_BBOX, stac_api_reachable
 
 EARTH_SEARCH = "https://earth-search.aws.element84.com/v1"
 

@@ -15,7 +15,7 @@ import os
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import h3
 import pytest
@@ -204,7 +204,7 @@ def test_models_match_the_migration(store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from ecointegrity.web.store import Base
+    from ecointegrity.web.store.tables import Base
 
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -498,13 +498,13 @@ def test_rate_limit_windows_and_retry_after(store):
     # The next window starts afresh.
     assert store.hit("203.0.113.7", "react", 3, 60, now=start + 60) == (True, 0)
     # limit 0: always refused; datetimes are accepted for `now`.
-    when = datetime.fromtimestamp(now, timezone.utc)
+    when = datetime.fromtimestamp(now, UTC)
     assert store.hit("203.0.113.9", "x", 0, 10, now=when) == (False, math.ceil(start + 20 - now))
 
 
 def test_rate_limit_stores_no_ip_and_salt_rotates_daily(store, db_url):
     ip = "198.51.100.23"
-    now = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     store.hit(ip, "react", 5, 60, now=now)
     (row,) = rows(store, "rate_events")
     assert all(ip not in str(v) for v in row.values())
@@ -533,7 +533,7 @@ def test_rate_rows_are_purged(store):
     # An opportunistic purge runs on a hit once the purge interval has passed.
     store.hit("10.0.0.99", "react", 5, 60, now=t + 3600)
     assert [r["key_hash"] for r in rows(store, "rate_events")] == [
-        store.client_hash("10.0.0.99", datetime.fromtimestamp(t + 3600, timezone.utc).date())
+        store.client_hash("10.0.0.99", datetime.fromtimestamp(t + 3600, UTC).date())
     ]
 
 
@@ -568,7 +568,7 @@ def test_concurrent_reactions_are_all_counted(store):
     assert totals["reactions"] == n_threads * per_thread == 5000
     assert totals["dislikes"] == n_threads * len(range(0, per_thread, 3))
     with store.engine.connect() as conn:
-        from ecointegrity.web.store import Reaction
+        from ecointegrity.web.store.tables import Reaction
 
         n_rows = conn.execute(select(func.count()).select_from(Reaction)).scalar_one()
         n_tokens = conn.execute(select(func.count(func.distinct(Reaction.token_hash)))).scalar_one()

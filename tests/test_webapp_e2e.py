@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from ecointegrity.web import ApiSettings, create_app
-from ecointegrity.web.site import STATIC_DIR
+from ecointegrity.web.routers.site import STATIC_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 PHONE = {"width": 393, "height": 851}  # a current mid-size phone, CSS pixels

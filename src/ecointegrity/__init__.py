@@ -1,7 +1,9 @@
 """ecointegrity: ecosystem integrity from satellites and sound.
 
-Layers, lowest first (a module never imports one to its right):
-``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity`` <- ``web``, ``cli``
+Layers, lowest first (a module never imports one to its right; parts on one level never import
+each other):
+``io``, ``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity``
+<- ``web`` <- ``cli``
 """
 
 from importlib.metadata import PackageNotFoundError, version

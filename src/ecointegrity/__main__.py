@@ -1,3 +1,5 @@
+"""``python -m ecointegrity``: the same command as ``ecointegrity``."""
+
 from .cli import app
 
 app(prog_name="ecointegrity")

@@ -1,34 +1,60 @@
 """ecointegrity.acoustics: bat calls and other sounds in recordings.
 
-Layering: ``errors`` <- ``recordings`` (the recordings table), ``events`` (one table of sound
-events; batdetect2, Raven, AOEF, CSV, Parquet) <- ``evaluation``; ``synth`` (the call
-generator) <- ``spectrogram`` <- ``network`` <- ``detector`` <- ``training``, ``runner`` (many
-files, resumable, Dask). ``batdetect2_backend`` is an optional, non-commercial backend, imported
-only when asked for. Audible soundscapes: ``anthropogenic`` (gunshot, chainsaw, vehicle, voice...
-windows and events; the runner takes it as ``model="anthropogenic"``), ``soundscape`` (scikit-maad
-indices per minute, false-colour days) <- ``evidence`` (per site and period, for the integrity
-model).
+Layering: ``errors``, ``io`` (recordings table, event table and formats) <- ``detector`` (the
+protocol) <- ``bats``, ``anthropogenic`` (wings) <- ``registry`` <- ``runner``; ``soundscape``
+(maad indices, false colour) <- ``evaluation``, ``evidence`` (per site and period, for the
+integrity model).
+
+Wings: ``bats`` (call generator, spectrogram, network, detector, training; ``batdetect2`` as an
+optional, non-commercial backend imported only when asked for), ``anthropogenic`` (gunshot,
+chainsaw, vehicle, voice... windows and events; synthetic audible soundscapes), ``soundscape``
+(scikit-maad indices per minute, false-colour days). The runner (many files, resumable, Dask)
+takes any :class:`Detector`: a model name (``"anthropogenic"``, ``"batdetect2"``), a saved
+model's path, or an instance.
 """
+
+from __future__ import annotations
 
 from .anthropogenic import (
     ANTHROPOGENIC_CLASSES,
     DEFAULT_ANTHROPOGENIC_MODEL,
     AnthropogenicDetector,
+    is_anthropogenic_model,
+    synth_soundscape,
     train_anthropogenic,
+    write_soundscape,
 )
-from .detector import DEFAULT_MODEL, BatDetector, load_detector
+from .bats import (
+    CALL_TYPES,
+    DEFAULT_MODEL,
+    BatDetector,
+    SpectrogramConfig,
+    TrainingRecording,
+    load_detector,
+    load_training_recordings,
+    synth_recording,
+    synthetic_training_set,
+    train_detector,
+    write_synthetic_dataset,
+)
+from .detector import Detector
 from .errors import AcousticsError, AudioFileError
 from .evaluation import EvaluationReport, evaluate, match_events, plot_precision_recall
-from .events import EVENT_COLUMNS, empty_events, read_events, validate_events, write_events
 from .evidence import PERIODS, poisson_rate_ci, site_evidence, write_evidence
-from .recordings import (
+from .io import (
+    EVENT_COLUMNS,
     RECORDING_COLUMNS,
     ScanResult,
+    empty_events,
+    read_events,
     read_recording_metadata,
     read_recordings,
     scan_recordings,
+    validate_events,
+    write_events,
     write_recordings,
 )
+from .registry import resolve_detector
 from .runner import (
     DetectionRun,
     RunConflict,
@@ -44,30 +70,23 @@ from .soundscape import (
     indices_for_recordings,
     read_indices,
 )
-from .spectrogram import SpectrogramConfig
-from .synth import CALL_TYPES, synth_recording, write_synthetic_dataset
-from .training import (
-    TrainingRecording,
-    load_training_recordings,
-    synthetic_training_set,
-    train_detector,
-)
 
 __all__ = [
     "ANTHROPOGENIC_CLASSES",
+    "CALL_TYPES",
+    "DEFAULT_ANTHROPOGENIC_MODEL",
+    "DEFAULT_MODEL",
+    "EVENT_COLUMNS",
+    "PERIODS",
+    "RECORDING_COLUMNS",
     "AcousticsError",
     "AnthropogenicDetector",
     "AudioFileError",
     "BatDetector",
-    "CALL_TYPES",
-    "DEFAULT_ANTHROPOGENIC_MODEL",
-    "DEFAULT_MODEL",
     "DetectionRun",
-    "EVENT_COLUMNS",
+    "Detector",
     "EvaluationReport",
     "IndicesRun",
-    "PERIODS",
-    "RECORDING_COLUMNS",
     "RunConflict",
     "ScanResult",
     "SpectrogramConfig",
@@ -79,6 +98,7 @@ __all__ = [
     "export_detections",
     "false_colour_by_site_day",
     "indices_for_recordings",
+    "is_anthropogenic_model",
     "load_detector",
     "load_training_recordings",
     "match_events",
@@ -90,9 +110,11 @@ __all__ = [
     "read_indices",
     "read_recording_metadata",
     "read_recordings",
+    "resolve_detector",
     "scan_recordings",
     "site_evidence",
     "synth_recording",
+    "synth_soundscape",
     "synthetic_training_set",
     "train_anthropogenic",
     "train_detector",
@@ -100,5 +122,6 @@ __all__ = [
     "write_events",
     "write_evidence",
     "write_recordings",
+    "write_soundscape",
     "write_synthetic_dataset",
 ]

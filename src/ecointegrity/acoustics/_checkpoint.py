@@ -22,12 +22,31 @@ def torch_device(device: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def save_checkpoint(path: str | Path, settings: dict[str, Any], metadata: dict[str, Any], net: nn.Module) -> dict[str, Any]:
+def model_version(metadata: dict[str, Any]) -> str:
+    """The version a model's metadata records; ``"untrained"`` before it is saved trained."""
+    return str(metadata.get("version", "untrained"))
+
+
+def load_checkpoint(path: str | Path, what: str) -> dict[str, Any]:
+    """The settings, metadata and weights saved by :func:`save_checkpoint` (on the CPU)."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no {what} model at {path}") from None
+
+
+def save_checkpoint(
+    path: str | Path, settings: dict[str, Any], metadata: dict[str, Any], net: nn.Module
+) -> dict[str, Any]:
     """Write ``path`` and its ``.json`` card; returns the metadata as saved (software and
     torch versions added)."""
     path = Path(path)
     meta = {**metadata, "software": f"ecointegrity {__version__}", "torch": str(torch.__version__)}
-    state = {**settings, "metadata": meta, "weights": {k: v.cpu() for k, v in net.state_dict().items()}}
+    state = {
+        **settings,
+        "metadata": meta,
+        "weights": {k: v.cpu() for k, v in net.state_dict().items()},
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)

@@ -28,9 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import json_ready
-from ..io import atomic_path
-from .events import validate_events
+from ..io import atomic_path, json_ready
+from .io.event_table import validate_events
 
 __all__ = [
     "MATCH_COLUMNS",
@@ -127,13 +126,28 @@ def match_events(
     pred, true = validate_events(predictions), validate_events(truth)
     if same_recording:
         pred, true = _align_recordings(pred, true)
+    order = np.argsort(-pred.score.to_numpy(), kind="stable")
+    matched_truth = _greedy_match(pred, true, order, tolerance_s, same_recording)
+    out_pred = _prediction_rows(pred, true, order, matched_truth[order])
+    out_missed = _missed_rows(true.drop(index=matched_truth[matched_truth >= 0]))
+    parts = [p for p in (out_pred, out_missed) if len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else out_pred
+    out["offset_s"] = out.pred_start - out.truth_start
+    out["tp"] = out.tp.astype(bool)
+    for col in ("pred_label", "truth_label", "recording"):
+        out[col] = out[col].astype(object)
+    return out[MATCH_COLUMNS]
+
+
+def _greedy_match(pred: pd.DataFrame, true: pd.DataFrame, order: np.ndarray, tolerance_s: float,
+                  same_recording: bool) -> np.ndarray:
+    """Row of ``true`` matched by each prediction (-1: none), predictions taken in ``order``."""
     groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for rec, g in true.groupby(_match_keys(true, same_recording), sort=False):
-        order = np.argsort(g.start_time.to_numpy(), kind="stable")
-        starts, index = g.start_time.to_numpy()[order], g.index.to_numpy()[order]
+        by_start = np.argsort(g.start_time.to_numpy(), kind="stable")
+        starts, index = g.start_time.to_numpy()[by_start], g.index.to_numpy()[by_start]
         groups[rec] = (starts, index, np.zeros(len(g), bool))
 
-    order = np.argsort(-pred.score.to_numpy(), kind="stable")
     pred_keys = _match_keys(pred, same_recording).to_numpy()
     pred_starts = pred.start_time.to_numpy()
     matched_truth = np.full(len(pred), -1)
@@ -146,12 +160,16 @@ def match_events(
         if j >= 0:
             taken[j] = True
             matched_truth[i] = index[j]
+    return matched_truth
 
+
+def _prediction_rows(pred: pd.DataFrame, true: pd.DataFrame, order: np.ndarray,
+                     t_idx: np.ndarray) -> pd.DataFrame:
+    """One row per prediction in matching order; ``t_idx`` its matched true row or -1."""
     rows_pred = pred.iloc[order]
-    t_idx = matched_truth[order]
     hit = t_idx >= 0
     t_rows = true.reindex(np.where(hit, t_idx, -1))
-    out_pred = pd.DataFrame({
+    out = pd.DataFrame({
         "recording": rows_pred.recording.to_numpy(),
         "pred_index": pd.array(order, dtype="Int64"),
         "truth_index": pd.array(np.where(hit, t_idx, 0), dtype="Int64"),
@@ -162,9 +180,13 @@ def match_events(
         "truth_start": np.where(hit, t_rows.start_time.to_numpy(), np.nan),
         "tp": hit,
     })
-    out_pred.loc[~hit, "truth_index"] = pd.NA
-    missed = true.drop(index=matched_truth[matched_truth >= 0])
-    out_missed = pd.DataFrame({
+    out.loc[~hit, "truth_index"] = pd.NA
+    return out
+
+
+def _missed_rows(missed: pd.DataFrame) -> pd.DataFrame:
+    """One row per true event no prediction matched."""
+    return pd.DataFrame({
         "recording": missed.recording.to_numpy(),
         "pred_index": pd.array([pd.NA] * len(missed), dtype="Int64"),
         "truth_index": pd.array(missed.index.to_numpy(), dtype="Int64"),
@@ -175,13 +197,6 @@ def match_events(
         "truth_start": missed.start_time.to_numpy(),
         "tp": False,
     })
-    parts = [p for p in (out_pred, out_missed) if len(p)]
-    out = pd.concat(parts, ignore_index=True) if parts else out_pred
-    out["offset_s"] = out.pred_start - out.truth_start
-    out["tp"] = out.tp.astype(bool)
-    for col in ("pred_label", "truth_label", "recording"):
-        out[col] = out[col].astype(object)
-    return out[MATCH_COLUMNS]
 
 
 # --------------------------------------------------------------------------- precision / recall

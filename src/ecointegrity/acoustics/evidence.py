@@ -1,7 +1,7 @@
 """Acoustic evidence per site and period: the table the ecosystem-integrity network reads.
 
-`site_evidence` joins a recordings table (`recordings.RECORDING_COLUMNS`), bat detections and
-anthropogenic events (`events.EVENT_COLUMNS`) and soundscape indices into one row per
+`site_evidence` joins a recordings table (`io.recordings.RECORDING_COLUMNS`), bat detections and
+anthropogenic events (`io.event_table.EVENT_COLUMNS`) and soundscape indices into one row per
 (site, period). Low-effort rows are kept and flagged, never dropped or pooled.
 
 Time: everything is placed by its **survey day**, the local date of the evening: a recording
@@ -70,7 +70,7 @@ from scipy import stats
 
 from ..io import atomic_path
 from .errors import AcousticsError
-from .events import BAT_LABEL, UNKNOWN_LABEL, validate_events
+from .io.event_table import BAT_LABEL, UNKNOWN_LABEL, validate_events
 
 __all__ = ["PERIODS", "UNKNOWN_PERIOD", "poisson_rate_ci", "site_evidence", "write_evidence"]
 
@@ -336,7 +336,7 @@ def _effort(out: pd.DataFrame, min_hours: float, min_nights: int) -> pd.DataFram
     short = out["recording_hours"] < min_hours
     few = out["n_nights"] < min_nights
     notes = []
-    rows = zip(out.itertuples(index=False), out["_no_duration"], short, few)
+    rows = zip(out.itertuples(index=False), out["_no_duration"], short, few, strict=True)
     for row, no_duration, is_short, is_few in rows:
         why = []
         if row.n_recordings == 0:
@@ -399,52 +399,10 @@ def site_evidence(
     if not 0 < confidence < 1:
         raise AcousticsError(f"confidence must be in (0, 1), got {confidence}")
     rec = _prepare_recordings(recordings, period)
-    grouped = rec.groupby(_KEYS, sort=False)
-    out = grouped.agg(
-        n_recordings=("path", "size"), recording_hours=("hours", "sum"),
-        n_nights=("night", "nunique"), n_days=("date", "nunique"),
-        first_timestamp=("start", "min"), last_timestamp=("end", "max"),
-        _no_duration=("no_duration", "sum"),
-    )
     index_table = None if indices is None else _index_summary(indices, rec, period)
-    if index_table is not None:
-        extra = index_table.index.difference(out.index)
-        out = pd.concat([out, pd.DataFrame(index=extra)])
-        out.index.names = _KEYS
-        counts = ["n_recordings", "recording_hours", "n_nights", "n_days", "_no_duration"]
-        out[counts] = out[counts].fillna(0)
-    for col in ("n_recordings", "n_nights", "n_days", "_no_duration"):
-        out[col] = out[col].astype(int)
-
-    if bat_detections is None:
-        out["bat_passes"] = np.nan
-        out["bat_call_types"] = np.nan
-        out["bat_call_types_list"] = None
-    else:
-        bats = _bat_summary(bat_detections, rec, bat_threshold, pass_gap_s)
-        out = out.join(bats)
-        for col in ("bat_passes", "bat_call_types"):
-            out[col] = out[col].fillna(0).astype(int)
-        out["bat_call_types_list"] = out["bat_call_types_list"].fillna("")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nights = out["n_nights"].to_numpy(float)
-        out["bat_passes_per_night"] = np.where(
-            nights > 0, out["bat_passes"].to_numpy(float) / nights, np.nan)
-
-    class_names = _class_list(anthropogenic, classes)
-    counts = _anthro_counts(anthropogenic, rec, anthro_threshold, class_names)
-    counts = counts.reindex(out.index)
-    if anthropogenic is not None:
-        counts = counts.fillna(0).astype(int)
-    hours = out["recording_hours"].to_numpy(float)
-    for c in class_names:
-        rate, low, high = poisson_rate_ci(counts[c], hours, confidence)
-        missing = counts[c].isna().to_numpy()
-        out[f"{c}_events"] = counts[c]
-        out[f"{c}_per_100h"] = np.where(missing, np.nan, rate)
-        out[f"{c}_per_100h_lo"] = np.where(missing, np.nan, low)
-        out[f"{c}_per_100h_hi"] = np.where(missing, np.nan, high)
-
+    out = _effort_per_group(rec, index_table)
+    out = _with_bats(out, bat_detections, rec, bat_threshold, pass_gap_s)
+    out = _with_anthropogenic(out, anthropogenic, rec, anthro_threshold, classes, confidence)
     if index_table is not None:
         out = out.join(index_table)
 
@@ -460,6 +418,67 @@ def site_evidence(
     tail = ["low_effort", "effort_note"]
     middle = [c for c in out.columns if c not in head + tail and not c.startswith("_")]
     return out[head + middle + tail]
+
+
+def _effort_per_group(rec: pd.DataFrame, index_table: pd.DataFrame | None) -> pd.DataFrame:
+    """Recordings, hours, nights and days per (site, period); groups known from indices alone
+    get zero effort."""
+    grouped = rec.groupby(_KEYS, sort=False)
+    out = grouped.agg(
+        n_recordings=("path", "size"), recording_hours=("hours", "sum"),
+        n_nights=("night", "nunique"), n_days=("date", "nunique"),
+        first_timestamp=("start", "min"), last_timestamp=("end", "max"),
+        _no_duration=("no_duration", "sum"),
+    )
+    if index_table is not None:
+        extra = index_table.index.difference(out.index)
+        out = pd.concat([out, pd.DataFrame(index=extra)])
+        out.index.names = _KEYS
+        counts = ["n_recordings", "recording_hours", "n_nights", "n_days", "_no_duration"]
+        out[counts] = out[counts].fillna(0)
+    for col in ("n_recordings", "n_nights", "n_days", "_no_duration"):
+        out[col] = out[col].astype(int)
+    return out
+
+
+def _with_bats(out: pd.DataFrame, bat_detections: pd.DataFrame | None, rec: pd.DataFrame,
+               threshold: float, pass_gap_s: float) -> pd.DataFrame:
+    """The bat columns: passes, passes per night, call types (NaN without detections)."""
+    if bat_detections is None:
+        out["bat_passes"] = np.nan
+        out["bat_call_types"] = np.nan
+        out["bat_call_types_list"] = None
+    else:
+        bats = _bat_summary(bat_detections, rec, threshold, pass_gap_s)
+        out = out.join(bats)
+        for col in ("bat_passes", "bat_call_types"):
+            out[col] = out[col].fillna(0).astype(int)
+        out["bat_call_types_list"] = out["bat_call_types_list"].fillna("")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nights = out["n_nights"].to_numpy(float)
+        out["bat_passes_per_night"] = np.where(
+            nights > 0, out["bat_passes"].to_numpy(float) / nights, np.nan)
+    return out
+
+
+def _with_anthropogenic(out: pd.DataFrame, anthropogenic: pd.DataFrame | None,
+                        rec: pd.DataFrame, threshold: float, classes: Iterable[str] | None,
+                        confidence: float) -> pd.DataFrame:
+    """Per class: events, and their rate per 100 recording hours with its Poisson interval."""
+    class_names = _class_list(anthropogenic, classes)
+    counts = _anthro_counts(anthropogenic, rec, threshold, class_names)
+    counts = counts.reindex(out.index)
+    if anthropogenic is not None:
+        counts = counts.fillna(0).astype(int)
+    hours = out["recording_hours"].to_numpy(float)
+    for c in class_names:
+        rate, low, high = poisson_rate_ci(counts[c], hours, confidence)
+        missing = counts[c].isna().to_numpy()
+        out[f"{c}_events"] = counts[c]
+        out[f"{c}_per_100h"] = np.where(missing, np.nan, rate)
+        out[f"{c}_per_100h_lo"] = np.where(missing, np.nan, low)
+        out[f"{c}_per_100h_hi"] = np.where(missing, np.nan, high)
+    return out
 
 
 def write_evidence(df: pd.DataFrame, path: str | os.PathLike) -> str:

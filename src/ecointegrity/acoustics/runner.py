@@ -20,19 +20,31 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..io import atomic_path
+from .detector import AudioFile
 from .errors import AcousticsError
-from .events import EVENT_COLUMNS, write_events
+from .io.event_table import EVENT_COLUMNS
+from .io.events import write_events
+from .io.recordings import scan_recordings
+from .registry import ModelSpec, resolve_detector
 
-__all__ = ["DetectionRun", "RunConflict", "detect_recordings", "read_detections", "read_file_ledger", "export_detections"]
+__all__ = [
+    "DetectionRun",
+    "RunConflict",
+    "detect_recordings",
+    "export_detections",
+    "read_detections",
+    "read_file_ledger",
+]
 
 LEDGER_COLUMNS = ["path", "status", "reason", "detections", "audio_s", "seconds", "cpu_s"]
+#: Overrides of a model's settings, as keywords of ``registry.resolve_detector``.
+Overrides = dict[str, Any]
 
 
 class RunConflict(AcousticsError):
@@ -70,104 +82,78 @@ class DetectionRun:
         return self.audio_s / self.cpu_s if self.cpu_s else float("nan")
 
     def __str__(self) -> str:
-        lines = [f"{self.processed} recordings processed ({self.skipped} already done), {len(self.failed)} failed, "
-                 f"{self.detections} detections -> {self.out_dir}",
-                 f"{self.audio_s / 3600:.2f} h of audio in {self.wall_s:.1f} s: real-time factor {self.real_time_factor:.4f}, "
-                 f"{self.recordings_per_hour:,.0f} recordings per hour, "
-                 f"{self.audio_hours_per_cpu_hour:,.0f} audio hours per CPU-hour"]
+        lines = [
+            f"{self.processed} recordings processed ({self.skipped} already done), "
+            f"{len(self.failed)} failed, {self.detections} detections -> {self.out_dir}",
+            f"{self.audio_s / 3600:.2f} h of audio in {self.wall_s:.1f} s: "
+            f"real-time factor {self.real_time_factor:.4f}, "
+            f"{self.recordings_per_hour:,.0f} recordings per hour, "
+            f"{self.audio_hours_per_cpu_hour:,.0f} audio hours per CPU-hour",
+        ]
         lines += [f"  failed: {path}: {why}" for path, why in sorted(self.failed.items())]
         return "\n".join(lines)
 
 
-# -- detectors, loaded once per process (a Dask worker keeps its model between batches) ----------
-@lru_cache(maxsize=4)
-def _detector(model: str, overrides: tuple) -> Any:
-    settings = dict(overrides)
-    if model == "batdetect2":
-        from .batdetect2_backend import BatDetect2Backend
-
-        return BatDetect2Backend(threshold=settings.get("threshold") or 0.3,
-                                 chunk_size=settings.get("chunk_s") or 2.0, device=settings.get("device"))
-    from .anthropogenic import (
-        DEFAULT_ANTHROPOGENIC_MODEL,
-        AnthropogenicDetector,
-        is_anthropogenic_model,
-    )
-
-    if is_anthropogenic_model(model):
-        path = DEFAULT_ANTHROPOGENIC_MODEL if model == "anthropogenic" else model
-        return AnthropogenicDetector.load(path, device=settings.get("device"), threshold=settings.get("threshold"))
-    from .detector import load_detector
-
-    return load_detector(None if model == "default" else model, **settings)
-
-
-def _parameters(detector: Any, model: str) -> dict[str, Any]:
-    if hasattr(detector, "run_parameters"):
-        return detector.run_parameters
-    return {"model": detector.name, "model_version": detector.version, "threshold": detector.threshold,
-            "chunk_s": detector.chunk_size, "source": model}
-
-
-def _process_batch(files: Sequence[tuple[str, float]], model: str, overrides: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _process_batch(
+    files: Sequence[AudioFile], model: ModelSpec, overrides: Overrides
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Events and ledger of one batch; a broken file is recorded, never fatal."""
     import soundfile as sf
 
-    detector = _detector(model, overrides)
-    ledger: dict[str, dict] = {}
-    failed: set[str] = set()
+    detector = resolve_detector(model, **overrides)
+    ledger: dict[str, dict[str, Any]] = {}
     started, cpu_started = time.perf_counter(), time.process_time()
 
-    if hasattr(detector, "file_chunks"):
-        # Our detector batches chunks across the files of a batch.
-        def chunks():
-            for path, te in files:
-                ledger[path] = {"path": path, "status": "ok", "reason": "", "audio_s": 0.0}
-                try:
-                    ledger[path]["audio_s"] = sf.info(path).duration / te
-                    yield from detector.file_chunks(path, time_expansion=te, recording=path)
-                except Exception as exc:
-                    failed.add(path)
-                    ledger[path].update(status="failed", reason=str(getattr(exc, "reason", exc)))
+    def fail(path: str, exc: Exception) -> None:
+        ledger[path].update(status="failed", reason=str(getattr(exc, "reason", exc)))
 
-        events = detector.detect_chunks(chunks())
-    else:
-        parts = []
-        for path, te in files:
-            ledger[path] = {"path": path, "status": "ok", "reason": "", "audio_s": 0.0}
-            try:
-                ledger[path]["audio_s"] = sf.info(path).duration / te
-                parts.append(detector.detect_file(path, time_expansion=te, recording=path))
-            except Exception as exc:
-                failed.add(path)
-                ledger[path].update(status="failed", reason=str(getattr(exc, "reason", exc)))
-        events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EVENT_COLUMNS)
+    readable = []
+    for path, te in files:
+        ledger[path] = {"path": path, "status": "ok", "reason": "", "audio_s": 0.0}
+        try:
+            ledger[path]["audio_s"] = sf.info(path).duration / te
+            readable.append((path, te))
+        except Exception as exc:
+            fail(path, exc)
+    events = detector.detect_files(readable, fail)
+    # a file that failed part way may have left events: none of a failed file are kept
+    failed = [path for path, row in ledger.items() if row["status"] == "failed"]
     events = events[~events["recording"].isin(failed)].reset_index(drop=True)
     counts = events["recording"].value_counts()
     seconds = (time.perf_counter() - started) / max(len(files), 1)
     cpu_s = (time.process_time() - cpu_started) / max(len(files), 1)
-    table = pd.DataFrame([{**row, "detections": int(counts.get(p, 0)), "seconds": seconds, "cpu_s": cpu_s}
-                          for p, row in ledger.items()], columns=LEDGER_COLUMNS)
+    table = pd.DataFrame(
+        [
+            {**row, "detections": int(counts.get(p, 0)), "seconds": seconds, "cpu_s": cpu_s}
+            for p, row in ledger.items()
+        ],
+        columns=LEDGER_COLUMNS,
+    )
     return events, table
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def _files_from(source: str | Path | pd.DataFrame | Sequence[str]) -> list[tuple[str, float]]:
+def _files_from(source: str | Path | pd.DataFrame | Sequence[str]) -> list[AudioFile]:
     """(path, time expansion) of every recording of a recordings table, folder, glob or list."""
     if isinstance(source, pd.DataFrame):
         table = source
-    elif isinstance(source, (str, Path)) and str(source).endswith(".parquet") and Path(source).is_file():
+    elif (
+        isinstance(source, (str, Path))
+        and str(source).endswith(".parquet")
+        and Path(source).is_file()
+    ):
         table = pd.read_parquet(source)
     else:
-        from .recordings import scan_recordings
-
         scan = scan_recordings(source, progress=False)
         table = scan.table
         # Files the scan could not read still go into the run, so that its ledger lists them.
         if len(scan.problems):
             table = pd.concat([table, scan.problems[["path"]]], ignore_index=True)
     te = table["time_expansion"] if "time_expansion" in table else pd.Series(1.0, index=table.index)
-    pairs = {str(p): float(t) if pd.notna(t) and t > 0 else 1.0 for p, t in zip(table["path"], te, strict=True)}
+    pairs = {
+        str(p): float(t) if pd.notna(t) and t > 0 else 1.0
+        for p, t in zip(table["path"], te, strict=True)
+    }
     return sorted(pairs.items())
 
 
@@ -176,8 +162,10 @@ def _check_parameters(out: Path, parameters: dict[str, Any], overwrite: bool) ->
     if run_json.exists() and not overwrite:
         saved = json.loads(run_json.read_text())
         if saved.get("parameters") != json.loads(json.dumps(parameters)):
-            raise RunConflict(f"{out} holds a run with other parameters ({run_json}); "
-                              "use another folder or overwrite=True (--overwrite)")
+            raise RunConflict(
+                f"{out} holds a run with other parameters ({run_json}); "
+                "use another folder or overwrite=True (--overwrite)"
+            )
         return
     if overwrite:
         for sub in ("detections", "files"):
@@ -185,15 +173,24 @@ def _check_parameters(out: Path, parameters: dict[str, Any], overwrite: bool) ->
                 part.unlink()
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(run_json, suffix=".json") as tmp:
-        Path(tmp).write_text(json.dumps({"parameters": parameters, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                                        indent=2, default=str) + "\n")
+        Path(tmp).write_text(
+            json.dumps(
+                {
+                    "parameters": parameters,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                },
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
 
 
 def detect_recordings(
     source: str | Path | pd.DataFrame | Sequence[str],
     out_dir: str | Path,
     *,
-    model: str | Path | None = None,
+    model: ModelSpec = None,
     threshold: float | None = None,
     chunk_s: float | None = None,
     device: str | None = None,
@@ -210,8 +207,9 @@ def detect_recordings(
             a folder, a glob, an fsspec URL or a list of paths.
         out_dir: the run's folder.
         model: a saved bat model, ``"batdetect2"`` (optional backend), ``"anthropogenic"``
-            (the shipped anthropogenic-sound detector) or a saved ``anthropogenic-*.pt``, or
-            None for the default bat detector.
+            (the shipped anthropogenic-sound detector) or a saved ``anthropogenic-*.pt``, a
+            :class:`~.detector.Detector` instance, or None for the default bat detector
+            (``registry.resolve_detector``).
         threshold, chunk_s: override the model's inference settings (the anthropogenic
             detector has windows, not chunks: chunk_s does not apply).
         batch_files: files per batch (the unit of work, of resume and of a Dask task).
@@ -219,10 +217,8 @@ def detect_recordings(
         progress: called as ``progress(files_done, files_total)``.
     """
     out = Path(out_dir)
-    model_key = str(model) if model else "default"
-    overrides = tuple(sorted({"threshold": threshold, "chunk_s": chunk_s, "device": device}.items()))
-    detector = _detector(model_key, overrides)
-    parameters = _parameters(detector, model_key)
+    overrides: Overrides = {"threshold": threshold, "chunk_s": chunk_s, "device": device}
+    parameters = resolve_detector(model, **overrides).run_parameters
     _check_parameters(out, parameters, overwrite)
     files = _files_from(source)
     batches = [files[i : i + batch_files] for i in range(0, len(files), batch_files)]
@@ -233,8 +229,12 @@ def detect_recordings(
         if orphan.stem not in done:
             orphan.unlink()
     todo = [(f"part-{i:05d}", b) for i, b in enumerate(batches) if f"part-{i:05d}" not in done]
-    run = DetectionRun(out, parameters, files=len(files), skipped=sum(len(b) for i, b in enumerate(batches)
-                                                                       if f"part-{i:05d}" in done))
+    run = DetectionRun(
+        out,
+        parameters,
+        files=len(files),
+        skipped=sum(len(b) for i, b in enumerate(batches) if f"part-{i:05d}" in done),
+    )
     started = time.perf_counter()
     finished = run.skipped
 
@@ -254,22 +254,35 @@ def detect_recordings(
 
     if scheduler is None:
         for name, batch in todo:
-            write(name, *_process_batch(batch, model_key, overrides))
+            write(name, *_process_batch(batch, model, overrides))
     else:
-        _run_on_dask(todo, model_key, overrides, scheduler, write)
+        _run_on_dask(todo, model, overrides, scheduler, write)
     run.wall_s = time.perf_counter() - started
     if finished == len(files):
         _consolidate(out)
     return run
 
 
-def _run_on_dask(todo, model_key: str, overrides: tuple, scheduler: str, write) -> None:
+def _run_on_dask(
+    todo: list[tuple[str, list[AudioFile]]],
+    model: ModelSpec,
+    overrides: Overrides,
+    scheduler: str,
+    write: Callable[[str, pd.DataFrame, pd.DataFrame], None],
+) -> None:
     from distributed import Client, LocalCluster, as_completed
 
-    cluster = LocalCluster(n_workers=max(1, (os.cpu_count() or 2) // 2), threads_per_worker=1) if scheduler == "local" else None
+    cluster = (
+        LocalCluster(n_workers=max(1, (os.cpu_count() or 2) // 2), threads_per_worker=1)
+        if scheduler == "local"
+        else None
+    )
     client = Client(cluster if cluster is not None else scheduler)
     try:
-        futures = {client.submit(_process_batch, batch, model_key, overrides, pure=False): name for name, batch in todo}
+        futures = {
+            client.submit(_process_batch, batch, model, overrides, pure=False): name
+            for name, batch in todo
+        }
         for future in as_completed(futures):
             write(futures[future], *future.result())
     finally:
@@ -290,11 +303,17 @@ def read_detections(out_dir: str | Path) -> pd.DataFrame:
     """All detections of a run (completed batches only), sorted by recording and time."""
     out = Path(out_dir)
     done = {p.stem for p in (out / "files").glob("part-*.parquet")}
-    parts = [pd.read_parquet(p) for p in sorted((out / "detections").glob("part-*.parquet")) if p.stem in done]
+    parts = [
+        pd.read_parquet(p)
+        for p in sorted((out / "detections").glob("part-*.parquet"))
+        if p.stem in done
+    ]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=EVENT_COLUMNS)
-    return pd.concat(parts, ignore_index=True).sort_values(["recording", "start_time"], ignore_index=True)
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["recording", "start_time"], ignore_index=True
+    )
 
 
 def read_file_ledger(out_dir: str | Path) -> pd.DataFrame:

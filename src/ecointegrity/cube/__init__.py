@@ -4,10 +4,15 @@ Catalogs (static STAC on disk/object storage, or a STAC API), ingest of source d
 profiles and clear masks, loading to xarray on a GeoBox, national grids and tiles, tile-wise
 computation on Dask, and product writing (COG + STAC). Everything above builds on this.
 
-Layering: errors <- timerange, sensors <- catalog, items, cog <- ingest, load, products <- tiled
+Layering (a module imports only modules to its left):
+errors, timerange, grids, cog, _items, simulate <- sensors <- catalog <- load, ingest, products
+    <- quality, tiled, slices
 """
 
+from __future__ import annotations
+
 from .catalog import Catalog, LocalCatalog, StacApiCatalog, open_catalog
+from .cog import read_raster, write_cog
 from .errors import (
     CatalogError,
     CorruptFileError,
@@ -20,14 +25,16 @@ from .errors import (
 from .grids import NATIONAL_GRIDS, NationalGrid, Tile, national_grid, region_geobox, tiles_for
 from .ingest import (
     IngestReport,
+    eopatch_geobox,
     ingest_arrays,
     ingest_dataset,
     ingest_eopatch,
     ingest_geotiffs,
     ingest_stac_api,
 )
-from .load import load
+from .load import load, native_geobox
 from .products import (
+    PRODUCT_KEY,
     ProductBand,
     ProductSpec,
     has_product,
@@ -38,6 +45,15 @@ from .products import (
 )
 from .quality import CLEAR_OBSERVATIONS, ClearCountTask, clear_observations
 from .sensors import SensorProfile, get_profile, profile_names, register_profile
+from .simulate import SimulatedScenes, default_geobox, simulate
+from .slices import (
+    item_years,
+    product_grid,
+    read_slice,
+    slice_geobox,
+    slice_to_geotiff,
+    slice_to_netcdf,
+)
 from .tiled import TiledRun, run_tiles
 from .timerange import TimeRange, to_time_range
 
@@ -46,6 +62,8 @@ __all__ = [
     "LocalCatalog",
     "StacApiCatalog",
     "open_catalog",
+    "read_raster",
+    "write_cog",
     "CubeError",
     "CatalogError",
     "CorruptFileError",
@@ -60,12 +78,15 @@ __all__ = [
     "region_geobox",
     "tiles_for",
     "IngestReport",
+    "eopatch_geobox",
     "ingest_arrays",
     "ingest_dataset",
     "ingest_eopatch",
     "ingest_geotiffs",
     "ingest_stac_api",
     "load",
+    "native_geobox",
+    "PRODUCT_KEY",
     "ProductBand",
     "ProductSpec",
     "has_product",
@@ -80,6 +101,15 @@ __all__ = [
     "get_profile",
     "profile_names",
     "register_profile",
+    "SimulatedScenes",
+    "default_geobox",
+    "simulate",
+    "item_years",
+    "product_grid",
+    "read_slice",
+    "slice_geobox",
+    "slice_to_geotiff",
+    "slice_to_netcdf",
     "TiledRun",
     "run_tiles",
     "TimeRange",

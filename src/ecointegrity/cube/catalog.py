@@ -76,14 +76,20 @@ class LocalCatalog:
     # -- collections ---------------------------------------------------------------------
     def collections(self) -> list[str]:
         cat = _io.read_json(self._catalog_json)
-        return [link["href"].split("/")[-2] for link in cat.get("links", []) if link.get("rel") == "child"]
+        return [
+            link["href"].split("/")[-2]
+            for link in cat.get("links", [])
+            if link.get("rel") == "child"
+        ]
 
     def collection(self, collection: str) -> pystac.Collection:
         if collection not in self._collections:
             path = self._collection_json(collection)
             if not _io.exists(path):
                 known = ", ".join(self.collections()) or "none"
-                raise CatalogError(f"collection {collection!r} is not in catalog {self.root}; collections: {known}")
+                raise CatalogError(
+                    f"collection {collection!r} is not in catalog {self.root}; collections: {known}"
+                )
             coll = pystac.Collection.from_dict(_io.read_json(path))
             coll.set_self_href(path)
             self._collections[collection] = coll
@@ -173,7 +179,10 @@ class LocalCatalog:
         for item in items:
             start, end = _item_interval(item)
             index[item.id] = {
-                INTERVAL_KEY: [pystac.utils.datetime_to_str(start), pystac.utils.datetime_to_str(end)],
+                INTERVAL_KEY: [
+                    pystac.utils.datetime_to_str(start),
+                    pystac.utils.datetime_to_str(end),
+                ],
                 BBOX_KEY: list(item.bbox) if item.bbox else None,
             }
         coll.extent = _merge_extent(coll.extent, list(items))
@@ -191,7 +200,11 @@ class LocalCatalog:
         ids = []
         for item_id, fields in self._index(collection).items():
             interval, box = fields.get(INTERVAL_KEY), fields.get(BBOX_KEY)
-            if trange is not None and interval and not trange.overlaps(*map(pystac.utils.str_to_datetime, interval)):
+            if (
+                trange is not None
+                and interval
+                and not trange.overlaps(*map(pystac.utils.str_to_datetime, interval))
+            ):
                 continue
             if bbox is not None and box and not _bbox_overlap(bbox, box):
                 continue
@@ -200,7 +213,7 @@ class LocalCatalog:
         with ThreadPoolExecutor(max_workers=8) as pool:
             dicts = list(pool.map(_io.read_json, paths))
         out = []
-        for path, d in zip(paths, dicts):
+        for path, d in zip(paths, dicts, strict=True):
             item = pystac.Item.from_dict(d, preserve_dict=False)
             item.set_self_href(path)
             item.make_asset_hrefs_absolute()
@@ -228,9 +241,12 @@ class LocalCatalog:
         self._collections.pop(coll.id, None)
 
     def _write_catalog_json(self, collections: list[str]) -> None:
-        d = pystac.Catalog(id="ecointegrity", description=self._title).to_dict(include_self_link=False)
+        d = pystac.Catalog(id="ecointegrity", description=self._title).to_dict(
+            include_self_link=False
+        )
         d["links"] = [{"rel": "root", "href": "./catalog.json", "type": "application/json"}] + [
-            {"rel": "child", "href": f"./{c}/collection.json", "type": "application/json"} for c in collections
+            {"rel": "child", "href": f"./{c}/collection.json", "type": "application/json"}
+            for c in collections
         ]
         _io.write_json_atomic(self._catalog_json, d)
 
@@ -264,7 +280,9 @@ class StacApiCatalog:
         )
         items = list(search.items())
         if not items:
-            raise NoDataError(f"STAC API {self.url}: no items in {collection!r} for bbox={bbox} time={time}")
+            raise NoDataError(
+                f"STAC API {self.url}: no items in {collection!r} for bbox={bbox} time={time}"
+            )
         return items
 
     def sensor_profile(self, collection: str) -> SensorProfile:
@@ -295,7 +313,11 @@ def _bbox_overlap(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def _empty_extent() -> pystac.Extent:
-    return pystac.Extent(pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent([[None, None]]))
+    # typed, or [[None, None]] is a list[list[None]], which pystac's list type does not accept
+    open_interval: list[list[dt.datetime | None]] = [[None, None]]
+    return pystac.Extent(
+        pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent(open_interval)
+    )
 
 
 def _merge_extent(extent: pystac.Extent, items: list[pystac.Item]) -> pystac.Extent:
@@ -306,5 +328,12 @@ def _merge_extent(extent: pystac.Extent, items: list[pystac.Item]) -> pystac.Ext
         boxes.append(old_box)
     old_t = extent.temporal.intervals[0]
     times += [t for t in old_t if t is not None]
-    bbox = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
-    return pystac.Extent(pystac.SpatialExtent([bbox]), pystac.TemporalExtent([[min(times), max(times)]]))
+    bbox = [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
+    return pystac.Extent(
+        pystac.SpatialExtent([bbox]), pystac.TemporalExtent([[min(times), max(times)]])
+    )

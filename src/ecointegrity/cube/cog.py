@@ -1,4 +1,5 @@
-"""Cloud-Optimized GeoTIFF writing with explicit data types, nodata and georeference."""
+"""Rasters on disk: Cloud-Optimized GeoTIFF writing with explicit data types, nodata and
+georeference, and any single-band GDAL raster read onto a GeoBox."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import rasterio
 from odc.geo.geobox import GeoBox
+from rasterio.errors import RasterioIOError
+from rasterio.warp import Resampling, reproject
 
 from ..io import atomic_path
+from .grids import grid_crs
 
-__all__ = ["write_cog"]
+__all__ = ["read_raster", "write_cog"]
 
 
 def write_cog(
@@ -44,17 +48,20 @@ def write_cog(
     if arr.ndim == 2:
         arr = arr[np.newaxis]
     if arr.shape[-2:] != tuple(geobox.shape):
-        raise ValueError(f"{destination}: array shape {arr.shape[-2:]} != grid shape {tuple(geobox.shape)}")
+        raise ValueError(
+            f"{destination}: array shape {arr.shape[-2:]} != grid shape {tuple(geobox.shape)}"
+        )
     if nodata is None and np.issubdtype(arr.dtype, np.floating):
         nodata = float("nan")
     floating = np.issubdtype(arr.dtype, np.floating)
+    crs = grid_crs(geobox, str(destination))
     profile = {
         "driver": "COG",
         "width": arr.shape[-1],
         "height": arr.shape[-2],
         "count": arr.shape[0],
         "dtype": arr.dtype.name if arr.dtype != bool else "uint8",
-        "crs": geobox.crs.to_wkt() if geobox.crs.epsg is None else f"EPSG:{geobox.crs.epsg}",
+        "crs": crs.to_wkt() if crs.epsg is None else f"EPSG:{crs.epsg}",
         "transform": geobox.affine,
         "nodata": nodata,
         "compress": compress,
@@ -79,3 +86,38 @@ def write_cog(
                     dst.write_colormap(1, dict(colormap))
                 if tags:
                     dst.update_tags(**{k: str(v) for k, v in tags.items()})
+
+
+def read_raster(
+    path: str | os.PathLike,
+    geobox: GeoBox,
+    *,
+    categorical: bool = False,
+    dtype: str = "float32",
+    nodata: float | int = float("nan"),
+    what: str = "raster",
+) -> np.ndarray:
+    """Band 1 of any GDAL raster (format and CRS) resampled onto ``geobox``.
+
+    Args:
+        path: the raster file.
+        geobox: the output pixel grid.
+        categorical: nearest-neighbour resampling (classes) instead of bilinear (values).
+        dtype, nodata: the output array's dtype and the value outside the source and for its
+            nodata pixels.
+        what: how an error message names the file ("label raster", "DEM"...).
+    Returns:
+        A (y, x) array of ``geobox``'s shape.
+    Raises:
+        ValueError: the file cannot be read, or ``geobox`` has no CRS.
+    """
+    out = np.full(geobox.shape, nodata, dtype=dtype)
+    dst_crs = grid_crs(geobox, f"{path}: {what}").to_wkt()
+    try:
+        with rasterio.open(path) as src:
+            reproject(rasterio.band(src, 1), out, dst_transform=geobox.affine,
+                      dst_crs=dst_crs, dst_nodata=nodata, src_nodata=src.nodata,
+                      resampling=Resampling.nearest if categorical else Resampling.bilinear)
+    except RasterioIOError as exc:
+        raise ValueError(f"{path}: cannot read {what} ({exc})") from None
+    return out

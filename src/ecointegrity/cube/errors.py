@@ -34,7 +34,8 @@ class UnknownCRSError(CubeError):
 
     def __init__(self, path: str, detail: str = ""):
         self.path = path
-        msg = f"{path}: no coordinate reference system; georeference the file (e.g. gdal_edit.py -a_srs)"
+        msg = (f"{path}: no coordinate reference system; georeference the file (e.g. "
+               "gdal_edit.py -a_srs)")
         super().__init__(msg + (f" ({detail})" if detail else ""))
 
 
@@ -44,7 +45,9 @@ class MissingBandError(CubeError, KeyError):
     def __init__(self, band: str, where: str, available: list[str] | tuple[str, ...]):
         self.band = band
         self.available = list(available)
-        super().__init__(f"band {band!r} is not in {where}; available: {', '.join(available) or 'none'}")
+        super().__init__(
+            f"band {band!r} is not in {where}; available: {', '.join(available) or 'none'}"
+        )
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return self.args[0]

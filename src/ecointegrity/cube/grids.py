@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import BoundingBox, Geometry, box
 from odc.geo.gridspec import GridSpec
@@ -56,16 +57,22 @@ class Tile:
 
 NATIONAL_GRIDS: dict[str, NationalGrid] = {
     "mexico": NationalGrid("mexico", "EPSG:6372", title="Mexico ITRF2008 / LCC (INEGI)"),
-    "colombia": NationalGrid("colombia", "EPSG:9377", title="MAGNA-SIRGAS 2018 / Origen-Nacional (CTM12)"),
+    "colombia": NationalGrid(
+        "colombia", "EPSG:9377", title="MAGNA-SIRGAS 2018 / Origen-Nacional (CTM12)"
+    ),
 }
 
 
-def national_grid(name: str, resolution: float | None = None, tile_px: int | None = None) -> NationalGrid:
+def national_grid(
+    name: str, resolution: float | None = None, tile_px: int | None = None
+) -> NationalGrid:
     """A national grid by name (``mexico``, ``colombia``), optionally at another resolution."""
     try:
         grid = NATIONAL_GRIDS[name.lower()]
     except KeyError:
-        raise KeyError(f"unknown national grid {name!r}; known: {', '.join(NATIONAL_GRIDS)}") from None
+        raise KeyError(
+            f"unknown national grid {name!r}; known: {', '.join(NATIONAL_GRIDS)}"
+        ) from None
     if resolution is None and tile_px is None:
         return grid
     return grid.with_resolution(resolution or grid.resolution, tile_px)
@@ -87,10 +94,7 @@ def tiles_for(
     Returns:
         Tiles ordered by (y, x) index.
     """
-    if isinstance(region, Geometry):
-        geom = region
-    else:
-        geom = box(*region, "epsg:4326")
+    geom = region if isinstance(region, Geometry) else _lonlat_box(region)
     native = geom.to_crs(grid.crs)
     gs = grid.gridspec
     out = []
@@ -98,23 +102,47 @@ def tiles_for(
         if not geobox.extent.intersects(native):
             continue
         if clip:
-            geobox = _crop_aligned(geobox, native.boundingbox)
-            if geobox is None:
+            cropped = _crop_aligned(geobox, native.boundingbox)
+            if cropped is None:
                 continue
-        out.append(Tile(f"{grid.name}-{grid.resolution:g}m", (int(index[0]), int(index[1])), geobox))
+            geobox = cropped
+        out.append(
+            Tile(f"{grid.name}-{grid.resolution:g}m", (int(index[0]), int(index[1])), geobox)
+        )
     out.sort(key=lambda t: (t.index[1], t.index[0]))
     return out
 
 
+def grid_crs(geobox: GeoBox, what: str) -> CRS:
+    """``geobox``'s CRS, for the cube's modules that georeference what they write or read.
+
+    A GeoBox may lack a CRS, but nothing can be placed on the ground without one: raise a clear
+    error there rather than fail later on an attribute of ``None``.
+    """
+    if geobox.crs is None:
+        raise ValueError(f"{what}: the pixel grid has no CRS")
+    return geobox.crs
+
+
+def _lonlat_box(bbox: Sequence[float]) -> Geometry:
+    # unpacked by name: odc-geo's box() takes exactly these four edges and the CRS
+    left, bottom, right, top = bbox
+    return box(left, bottom, right, top, "epsg:4326")
+
+
 def _crop_aligned(geobox: GeoBox, bounds: BoundingBox) -> GeoBox | None:
     """The part of a tile inside ``bounds``, keeping pixel alignment."""
-    roi = geobox.overlap_roi(GeoBox.from_bbox(bounds, geobox.crs, resolution=geobox.resolution, anchor=geobox.alignment))
+    roi = geobox.overlap_roi(
+        GeoBox.from_bbox(bounds, geobox.crs, resolution=geobox.resolution, anchor=geobox.alignment)
+    )
     sub = geobox[roi]
     return sub if sub.shape[0] > 0 and sub.shape[1] > 0 else None
 
 
 def region_geobox(grid: NationalGrid, region: Geometry | BoundingBox | Sequence[float]) -> GeoBox:
     """One pixel grid over a whole region, aligned with the grid's tiles (for small areas)."""
-    geom = region if isinstance(region, Geometry) else box(*region, "epsg:4326")
+    geom = region if isinstance(region, Geometry) else _lonlat_box(region)
     native = geom.to_crs(grid.crs).boundingbox
-    return GeoBox.from_bbox(native, grid.crs, resolution=grid.resolution, anchor=grid.gridspec.alignment)
+    return GeoBox.from_bbox(
+        native, grid.crs, resolution=grid.resolution, anchor=grid.gridspec.alignment
+    )

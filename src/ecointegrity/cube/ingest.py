@@ -36,10 +36,11 @@ from odc.geo.xr import assign_crs, xr_coords
 from rasterio.windows import Window
 
 from ..io import join
+from ._items import AssetSpec, raster_item
 from .catalog import LocalCatalog, StacApiCatalog
 from .cog import write_cog
 from .errors import CorruptFileError, NoDataError, UnknownCRSError
-from .items import AssetSpec, raster_item
+from .grids import grid_crs
 from .sensors import SensorProfile, get_profile
 from .timerange import TimeRange
 
@@ -51,6 +52,7 @@ __all__ = [
     "ingest_dataset",
     "ingest_arrays",
     "ingest_eopatch",
+    "eopatch_geobox",
 ]
 
 # "<anything>_<BAND>_<YYYY-MM-DD or YYYYMMDD>.tif", e.g. CBERS-4_AWFI_B13_2017-08-29.tif
@@ -143,10 +145,17 @@ def ingest_geotiffs(
         raise CorruptFileError(str(source), "not a folder")
     profile = get_profile(sensor)
     report = IngestReport(collection)
-    files = _files_from_manifest(Path(manifest), report) if manifest else _files_from_names(source, pattern, report)
+    files = (
+        _files_from_manifest(Path(manifest), report)
+        if manifest
+        else _files_from_names(source, pattern, report)
+    )
     report.files = len(files) + len(report.problems)
     if not files:
-        raise NoDataError(f"{source}: no GeoTIFF matched {('manifest ' + str(manifest)) if manifest else 'pattern ' + pattern!r}")
+        raise NoDataError(
+            f"{source}: no GeoTIFF matched "
+            f"{('manifest ' + str(manifest)) if manifest else 'pattern ' + pattern!r}"
+        )
 
     by_date: dict[dt.datetime, list[_RasterFile]] = defaultdict(list)
     for f in files:
@@ -222,7 +231,7 @@ def _files_from_manifest(manifest: Path, report: IngestReport) -> list[_RasterFi
 
 
 def _parse_date(text: str) -> dt.datetime:
-    return pd.Timestamp(text).to_pydatetime().replace(tzinfo=dt.timezone.utc)
+    return pd.Timestamp(text).to_pydatetime().replace(tzinfo=dt.UTC)
 
 
 def _inspect_geotiff(path: Path, profile: SensorProfile, asset: str) -> tuple[GeoBox, AssetSpec]:
@@ -279,10 +288,14 @@ def ingest_dataset(
     if geobox is None or geobox.crs is None:
         raise UnknownCRSError(f"dataset for {collection!r}", "attach a CRS with odc.geo assign_crs")
     if "time" not in dataset.dims:
-        raise ValueError(f"dataset for {collection!r} has no 'time' dimension (dims: {tuple(dataset.dims)})")
+        raise ValueError(
+            f"dataset for {collection!r} has no 'time' dimension (dims: {tuple(dataset.dims)})"
+        )
     profile = get_profile(sensor)
     rename = dict(rename or {})
-    catalog.ensure_collection(collection, description=f"arrays ingested into {collection}", sensor=profile)
+    catalog.ensure_collection(
+        collection, description=f"arrays ingested into {collection}", sensor=profile
+    )
     report = IngestReport(collection)
     times = pd.DatetimeIndex(dataset.time.values)
     # An acquisition day can hold several dates (eo-learn has two on 2015-12-08): keep them apart.
@@ -298,7 +311,8 @@ def ingest_dataset(
             nodata = da.attrs.get("nodata", da.encoding.get("_FillValue"))
             href = join(catalog.item_dir(collection, item_id), f"{key}.tif")
             write_cog(href, values, geobox, nodata=nodata, band_names=[key])
-            unscaled = key == profile.mask_band or key in profile.unscaled or np.issubdtype(values.dtype, np.floating)
+            unscaled = (key == profile.mask_band or key in profile.unscaled
+                        or np.issubdtype(values.dtype, np.floating))
             assets[key] = AssetSpec(
                 href=href,
                 dtype=values.dtype.name if values.dtype != bool else "uint8",
@@ -308,7 +322,8 @@ def ingest_dataset(
                 common_name=profile.common_name(key),
                 roles=("cloud",) if key == profile.mask_band else ("data",),
             )
-        return raster_item(item_id, times[i].to_pydatetime(), geobox, assets, dict(dataset.attrs.get("stac_properties", {})))
+        properties = dict(dataset.attrs.get("stac_properties", {}))
+        return raster_item(item_id, times[i].to_pydatetime(), geobox, assets, properties)
 
     items = []
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
@@ -339,16 +354,23 @@ def ingest_arrays(
             f"array shape {arr.shape} does not match (time={len(times)}, y, x, band={len(bands)})"
         )
     if arr.shape[1:3] != tuple(geobox.shape):
-        raise ValueError(f"array grid {arr.shape[1:3]} does not match geobox shape {tuple(geobox.shape)}")
+        raise ValueError(
+            f"array grid {arr.shape[1:3]} does not match geobox shape {tuple(geobox.shape)}"
+        )
     coords = {"time": pd.DatetimeIndex([pd.Timestamp(t) for t in times]).tz_localize(None)}
     ds = xr.Dataset(
         {
-            band: xr.DataArray(arr[..., k], dims=("time", "y", "x"), attrs={"nodata": nodata} if nodata is not None else {})
+            band: xr.DataArray(
+                arr[..., k],
+                dims=("time", "y", "x"),
+                attrs={"nodata": nodata} if nodata is not None else {},
+            )
             for k, band in enumerate(bands)
         },
         coords=coords,
     )
-    ds = assign_crs(ds.assign_coords(xr_coords(geobox)), crs=geobox.crs)
+    crs = grid_crs(geobox, f"ingest into {collection}")
+    ds = assign_crs(ds.assign_coords(xr_coords(geobox)), crs=crs)
     return ingest_dataset(catalog, collection, ds, sensor=sensor, geobox=geobox)
 
 
@@ -371,7 +393,9 @@ def ingest_eopatch(
     try:
         times = json.loads((root / "timestamps.json").read_text())
     except (OSError, ValueError) as exc:
-        raise CorruptFileError(str(root / "timestamps.json"), f"cannot read timestamps: {exc}") from None
+        raise CorruptFileError(
+            str(root / "timestamps.json"), f"cannot read timestamps: {exc}"
+        ) from None
     wanted = set(features) if features is not None else None
     report = IngestReport(collection)
     arrays, names = [], []
@@ -385,15 +409,25 @@ def ingest_eopatch(
                 report.skip(npy, f"cannot read array: {exc}")
                 continue
             if arr.ndim != 4 or arr.shape[0] != len(times) or arr.shape[1:3] != tuple(geobox.shape):
-                report.skip(npy, f"shape {arr.shape} is not (time={len(times)}, {geobox.shape[0]}, {geobox.shape[1]}, channels)")
+                report.skip(
+                    npy,
+                    f"shape {arr.shape} is not (time={len(times)}, {geobox.shape[0]}, "
+                    f"{geobox.shape[1]}, channels)",
+                )
                 continue
             for c in range(arr.shape[-1]):
                 arrays.append(arr[..., c].astype(np.uint8) if arr.dtype == bool else arr[..., c])
                 names.append(npy.stem if arr.shape[-1] == 1 else f"{npy.stem}_{c}")
     if not arrays:
-        raise NoDataError(f"{root}: no time-dependent feature to ingest ({report.problems or 'none found'})")
-    ds = xr.Dataset({n: (("time", "y", "x"), a) for n, a in zip(names, arrays)}, coords={"time": pd.DatetimeIndex(times)})
-    ds = assign_crs(ds.assign_coords(xr_coords(geobox)), crs=geobox.crs)
+        raise NoDataError(
+            f"{root}: no time-dependent feature to ingest ({report.problems or 'none found'})"
+        )
+    ds = xr.Dataset(
+        {n: (("time", "y", "x"), a) for n, a in zip(names, arrays, strict=True)},
+        coords={"time": pd.DatetimeIndex(times)},
+    )
+    crs = grid_crs(geobox, str(root))
+    ds = assign_crs(ds.assign_coords(xr_coords(geobox)), crs=crs)
     inner = ingest_dataset(catalog, collection, ds, sensor=sensor, geobox=geobox)
     inner.problems[:0] = report.problems
     return inner

@@ -1,9 +1,12 @@
-"""Load a collection into a lazy (time, y, x) Dataset of float32 reflectance, NaN where not clear."""
+"""Load a collection into a lazy (time, y, x) Dataset of float32 reflectance, NaN where not
+clear."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 import dask.array as da
 import numpy as np
@@ -71,78 +74,136 @@ def load(
     items = cat.items(collection, bbox=query_bbox, time=trange)
     if not items:
         raise NoDataError(
-            f"no data in collection {collection!r} for time={trange or 'any'} bbox={query_bbox or 'any'}"
+            f"no data in collection {collection!r} for time={trange or 'any'} "
+            f"bbox={query_bbox or 'any'}"
         )
+    plan = _plan_assets(items, profile, collection, bands, mask)
+    raw = odc.stac.load(
+        items,
+        bands=plan.load_assets,
+        # odc-stac only reads ``chunks``, but types it as an (invariant) dict that may also hold
+        # "auto": our dict[str, int] is a valid value that the hint does not admit
+        chunks=cast("dict[str, int | Literal['auto']]", chunks or DEFAULT_CHUNKS),
+        groupby=groupby,
+        fail_on_error=True,
+        **_grid_arguments(items, collection, geobox, bbox, crs, resolution),
+    )
+    if raw.sizes.get("time", 0) == 0:
+        raise NoDataError(f"no data in collection {collection!r} for time={trange or 'any'}")
+
+    clear = _clear_mask(raw, profile, mask_open_px, mask_buffer_px) if plan.masked else None
+    out = {}
+    for band, key in zip(plan.requested, plan.assets, strict=True):
+        name = profile.common_name(key) if band == key else band
+        out[name] = _reflectance(raw, items, key, profile, clear)
+    ds = xr.Dataset(
+        out, coords=raw.coords, attrs={"collection": collection, "sensor": profile.name}
+    )
+    return ds
+
+
+@dataclass(frozen=True)
+class _AssetPlan:
+    """Which assets answer the requested bands, and what ``odc.stac.load`` must read."""
+
+    requested: list[str]  # bands as asked for (common names or asset keys)
+    assets: list[str]  # the asset key of each requested band
+    load_assets: list[str]  # assets plus the quality band when masking
+    masked: bool  # whether the clear mask applies
+
+
+def _plan_assets(
+    items: Sequence[pystac.Item],
+    profile: SensorProfile,
+    collection: str,
+    bands: Sequence[str] | None,
+    mask: bool,
+) -> _AssetPlan:
     available = sorted({k for it in items for k in it.assets})
-    requested = list(bands) if bands is not None else [b for b, k in profile.bands.items() if k in available]
+    if bands is not None:
+        requested = list(bands)
+    else:
+        requested = [b for b, k in profile.bands.items() if k in available]
     assets = []
     for band in requested:
         key = profile.asset(band) if band not in available else band
         if key not in available:
             raise MissingBandError(band, f"collection {collection!r}", available)
         assets.append(key)
-    want_mask = mask and profile.mask_band is not None
-    if want_mask and profile.mask_band not in available:
-        raise MissingBandError(profile.mask_band, f"collection {collection!r} (needed for the clear mask)", available)
-    load_assets = assets + ([profile.mask_band] if want_mask and profile.mask_band not in assets else [])
+    mask_band = profile.mask_band if mask else None
+    if mask_band is not None and mask_band not in available:
+        raise MissingBandError(
+            mask_band, f"collection {collection!r} (needed for the clear mask)", available
+        )
+    extra = [mask_band] if mask_band is not None and mask_band not in assets else []
+    return _AssetPlan(requested, assets, assets + extra, mask_band is not None)
 
-    grid_kw: dict = {}
+
+def _grid_arguments(
+    items: Sequence[pystac.Item],
+    collection: str,
+    geobox: GeoBox | None,
+    bbox: Sequence[float] | None,
+    crs: str | CRS | None,
+    resolution: float | None,
+) -> dict[str, Any]:
+    """The output grid as ``odc.stac.load`` takes it: a geobox, bbox+crs+resolution, or the
+    items' own grid."""
     if geobox is not None:
-        grid_kw["geobox"] = geobox
-    elif bbox is not None:
+        return {"geobox": geobox}
+    if bbox is not None:
         if crs is None or resolution is None:
             raise ValueError("bbox needs crs and resolution too (or pass a geobox)")
-        grid_kw.update(bbox=tuple(bbox), crs=crs, resolution=resolution)
-    else:
-        native = native_geobox(items)
-        if native is None:
-            raise ValueError(f"items of {collection!r} are on different grids: pass geobox, or bbox+crs+resolution")
-        grid_kw["geobox"] = native
-
-    raw = odc.stac.load(
-        items,
-        bands=load_assets,
-        chunks=chunks or DEFAULT_CHUNKS,
-        groupby=groupby,
-        fail_on_error=True,
-        **grid_kw,
-    )
-    if raw.sizes.get("time", 0) == 0:
-        raise NoDataError(f"no data in collection {collection!r} for time={trange or 'any'}")
-
-    clear = None
-    if want_mask:
-        qa = raw[profile.mask_band].data
-        clear = da.map_blocks(profile.clear, qa, dtype=bool)
-        if mask_open_px or mask_buffer_px:
-            depth = {0: 0, 1: mask_open_px + mask_buffer_px, 2: mask_open_px + mask_buffer_px}
-            clear = da.map_overlap(
-                clean_mask, clear, depth=depth, boundary="none", dtype=bool,
-                open_px=mask_open_px, buffer_px=mask_buffer_px,
-            )
-
-    out = {}
-    for band, key in zip(requested, assets):
-        name = profile.common_name(key) if band == key else band
-        scale, offset = _scale_offset(items, raw.time.values, key, profile)
-        nodata = raw[key].attrs.get("nodata")
-        values = raw[key].data
-        valid = values != nodata if nodata is not None and not _isnan(nodata) else None
-        refl = values.astype(np.float32)
-        if scale is not None:
-            refl = refl * scale + offset
-        if valid is not None:
-            refl = da.where(valid, refl, np.float32(np.nan))
-        if clear is not None and key != profile.mask_band:
-            refl = da.where(clear, refl, np.float32(np.nan))
-        out[name] = xr.DataArray(
-            refl.astype(np.float32),
-            dims=raw[key].dims,
-            coords=raw[key].coords,
-            attrs={"asset": key, "units": "1", "nodata": float("nan")},
+        return {"bbox": tuple(bbox), "crs": crs, "resolution": resolution}
+    native = native_geobox(items)
+    if native is None:
+        raise ValueError(
+            f"items of {collection!r} are on different grids: pass geobox, or bbox+crs+resolution"
         )
-    ds = xr.Dataset(out, coords=raw.coords, attrs={"collection": collection, "sensor": profile.name})
-    return ds
+    return {"geobox": native}
+
+
+def _clear_mask(
+    raw: xr.Dataset, profile: SensorProfile, open_px: int, buffer_px: int
+) -> da.Array:
+    """Lazy boolean clear mask from the quality band, cleaned up morphologically if asked."""
+    qa = raw[profile.mask_band].data
+    clear = da.map_blocks(profile.clear, qa, dtype=bool)
+    if open_px or buffer_px:
+        depth = {0: 0, 1: open_px + buffer_px, 2: open_px + buffer_px}
+        clear = da.map_overlap(
+            clean_mask, clear, depth=depth, boundary="none", dtype=bool,
+            open_px=open_px, buffer_px=buffer_px,
+        )
+    return clear
+
+
+def _reflectance(
+    raw: xr.Dataset,
+    items: Sequence[pystac.Item],
+    key: str,
+    profile: SensorProfile,
+    clear: da.Array | None,
+) -> xr.DataArray:
+    """One asset in physical units as float32, NaN for nodata and (except the quality band
+    itself) where not clear."""
+    scale, offset = _scale_offset(items, raw.time.values, key, profile)
+    nodata = raw[key].attrs.get("nodata")
+    values = raw[key].data
+    valid = values != nodata if nodata is not None and not _isnan(nodata) else None
+    refl = values.astype(np.float32)
+    if scale is not None:
+        refl = refl * scale + offset
+    if valid is not None:
+        refl = da.where(valid, refl, np.float32(np.nan))
+    if clear is not None and key != profile.mask_band:
+        refl = da.where(clear, refl, np.float32(np.nan))
+    return xr.DataArray(
+        refl.astype(np.float32),
+        dims=raw[key].dims,
+        coords=raw[key].coords,
+        attrs={"asset": key, "units": "1", "nodata": float("nan")},
+    )
 
 
 def native_geobox(items: Sequence[pystac.Item]) -> GeoBox | None:
@@ -152,7 +213,11 @@ def native_geobox(items: Sequence[pystac.Item]) -> GeoBox | None:
         p = item.properties
         shape = p.get("proj:shape")
         transform = p.get("proj:transform")
-        crs = p.get("proj:code") or (f"EPSG:{p['proj:epsg']}" if p.get("proj:epsg") else None) or p.get("proj:wkt2")
+        crs = (
+            p.get("proj:code")
+            or (f"EPSG:{p['proj:epsg']}" if p.get("proj:epsg") else None)
+            or p.get("proj:wkt2")
+        )
         if not (shape and transform and crs):
             return None
         grids.add((tuple(shape), tuple(transform[:6]), crs))
@@ -174,7 +239,11 @@ def _scale_offset(
     for item in items:
         if asset not in item.assets:
             continue
-        bands = RasterExtension.ext(item.assets[asset]).bands if RasterExtension.has_extension(item) else None
+        bands = (
+            RasterExtension.ext(item.assets[asset]).bands
+            if RasterExtension.has_extension(item)
+            else None
+        )
         band = bands[0] if bands else None
         scale = band.scale if band is not None and band.scale is not None else None
         offset = band.offset if band is not None and band.offset is not None else None
@@ -183,14 +252,23 @@ def _scale_offset(
         if scale is None:
             scale = profile.scale
         if offset is None:
-            offset = sentinel2_offset(item.properties) if profile.name == "sentinel-2-l2a" else profile.offset
+            offset = (
+                sentinel2_offset(item.properties)
+                if profile.name == "sentinel-2-l2a"
+                else profile.offset
+            )
         scales.append(scale)
         offsets.append(offset)
-        when.append(item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"]))
+        when.append(
+            item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
+        )
     if not scales:
         return profile.scale, profile.offset
     if len(set(scales)) > 1:
-        raise ValueError(f"asset {asset!r} has several scales across items ({sorted(set(scales))}); load them separately")
+        raise ValueError(
+            f"asset {asset!r} has several scales across items ({sorted(set(scales))}); load "
+            "them separately"
+        )
     if scales[0] == 1.0 and set(offsets) == {0.0} and asset in profile.unscaled:
         return None, 0.0
     if len(set(offsets)) == 1:

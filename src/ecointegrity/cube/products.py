@@ -20,14 +20,24 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from .. import io as _io
+from ._items import AssetSpec, raster_item
 from .catalog import LocalCatalog
 from .cog import write_cog
 from .errors import MissingBandError, NoDataError
 from .grids import Tile
-from .items import AssetSpec, raster_item
 from .timerange import TimeRange, to_time_range
 
-__all__ = ["ProductBand", "ProductSpec", "write_product", "product_item_id", "has_product", "prepare_product", "read_product", "spec_from_collection", "PRODUCT_KEY"]
+__all__ = [
+    "ProductBand",
+    "ProductSpec",
+    "write_product",
+    "product_item_id",
+    "has_product",
+    "prepare_product",
+    "read_product",
+    "spec_from_collection",
+    "PRODUCT_KEY",
+]
 
 PRODUCT_KEY = "ecointegrity:product"
 
@@ -86,7 +96,9 @@ def product_item_id(product: str, tile: Tile, period: TimeRange) -> str:
     return f"{product}_{tile.id}_{period.start:%Y%m%d}-{period.end:%Y%m%d}"
 
 
-def has_product(catalog: LocalCatalog, product: str, tile: Tile, period: TimeRange | str | int) -> bool:
+def has_product(
+    catalog: LocalCatalog, product: str, tile: Tile, period: TimeRange | str | int
+) -> bool:
     """True when this product, tile and period is already in the catalog (resume a run)."""
     if product not in catalog.collections():
         return False
@@ -122,19 +134,16 @@ def write_product(
     """
     period = to_time_range(period)
     geobox = tile.geobox
-    shape = (data.sizes.get("y"), data.sizes.get("x"))
-    grid_x, grid_y = (geobox.coords[d].values for d in ("x", "y"))
-    if shape != tuple(geobox.shape) or not (
-        np.allclose(data["x"].values, grid_x) and np.allclose(data["y"].values, grid_y)
-    ):
-        raise ValueError(f"{spec.name}: data grid {shape} does not match tile {tile.id} {tuple(geobox.shape)}")
+    _check_grid(spec, tile, data)
     if register:
         prepare_product(catalog, spec)
     item_id = product_item_id(spec.name, tile, period)
     assets = {}
     for band in spec.bands:
         if band.name not in data:
-            raise MissingBandError(band.name, f"data for product {spec.name!r}", list(map(str, data.data_vars)))
+            raise MissingBandError(
+                band.name, f"data for product {spec.name!r}", list(map(str, data.data_vars))
+            )
         href = _io.join(catalog.item_dir(spec.name, item_id), f"{band.name}.tif")
         stored = band.encode(np.asarray(data[band.name].values))
         write_cog(
@@ -162,7 +171,7 @@ def write_product(
         "ecointegrity:tile": tile.id,
         "ecointegrity:colormap": spec.colormap,
         "ecointegrity:value_range": list(spec.value_range) if spec.value_range else None,
-        "created": pystac.utils.datetime_to_str(dt.datetime.now(dt.timezone.utc)),
+        "created": pystac.utils.datetime_to_str(dt.datetime.now(dt.UTC)),
         **(properties or {}),
     }
     item = raster_item(item_id, (period.start, period.end), geobox, assets, props)
@@ -170,6 +179,19 @@ def write_product(
     if register:
         catalog.register_items(spec.name, [item])
     return item
+
+
+def _check_grid(spec: ProductSpec, tile: Tile, data: xr.Dataset) -> None:
+    """``data`` must be on the tile's grid: same shape and pixel centres."""
+    geobox = tile.geobox
+    shape = (data.sizes.get("y"), data.sizes.get("x"))
+    grid_x, grid_y = (geobox.coords[d].values for d in ("x", "y"))
+    if shape != tuple(geobox.shape) or not (
+        np.allclose(data["x"].values, grid_x) and np.allclose(data["y"].values, grid_y)
+    ):
+        raise ValueError(
+            f"{spec.name}: data grid {shape} does not match tile {tile.id} {tuple(geobox.shape)}"
+        )
 
 
 def prepare_product(catalog: LocalCatalog, spec: ProductSpec) -> None:
@@ -197,7 +219,9 @@ def read_product(
     """
     period = to_time_range(period)
     spec = spec_from_collection(catalog, product)
-    items = catalog.items(product, time=period, bbox=list(geobox.footprint("epsg:4326").boundingbox))
+    items = catalog.items(
+        product, time=period, bbox=list(geobox.footprint("epsg:4326").boundingbox)
+    )
     if not items:
         raise NoDataError(f"no {product!r} product for {period} over the requested area")
     names = list(bands) if bands is not None else [b.name for b in spec.bands]
@@ -206,7 +230,11 @@ def read_product(
     for name in names:
         band = spec.band(name)
         values = raw[name].isel(time=0).values.astype(np.float32)
-        missing = np.isnan(values) if band.nodata is None or np.isnan(float(band.nodata)) else values == band.nodata
+        missing = (
+            np.isnan(values)
+            if band.nodata is None or np.isnan(float(band.nodata))
+            else values == band.nodata
+        )
         values = values * np.float32(band.scale or 1.0) + np.float32(band.offset or 0.0)
         values[missing] = np.nan
         out[name] = (("y", "x"), values)

@@ -24,10 +24,24 @@ __all__ = ["CLEAR_OBSERVATIONS", "clear_observations", "ClearCountTask"]
 CLEAR_OBSERVATIONS = ProductSpec(
     name="clear_observations",
     title="Clear observations",
-    description="Number and share of clear-sky observations per pixel and period (data availability).",
+    description="Number and share of clear-sky observations per pixel and period (data "
+    "availability).",
     bands=(
-        ProductBand("clear_count", "uint16", nodata=65535, units="observations", description="clear observations"),
-        ProductBand("clear_fraction", "uint8", nodata=255, scale=0.01, units="1", description="clear / acquisitions"),
+        ProductBand(
+            "clear_count",
+            "uint16",
+            nodata=65535,
+            units="observations",
+            description="clear observations",
+        ),
+        ProductBand(
+            "clear_fraction",
+            "uint8",
+            nodata=255,
+            scale=0.01,
+            units="1",
+            description="clear / acquisitions",
+        ),
     ),
     colormap="viridis",
     value_range=(0, 30),
@@ -67,4 +81,11 @@ class ClearCountTask:
         summary = clear_observations(ds).compute()
         if self.products is None:
             return summary
-        return write_product(LocalCatalog(self.products), CLEAR_OBSERVATIONS, tile, self.period, summary, register=False)
+        return write_product(
+            LocalCatalog(self.products),
+            CLEAR_OBSERVATIONS,
+            tile,
+            self.period,
+            summary,
+            register=False,
+        )

@@ -77,7 +77,9 @@ class LandsatQAMask(BaseModel):
     def clear(self, qa: np.ndarray) -> np.ndarray:
         unknown = set(self.exclude) - set(LANDSAT_QA_BITS) - {"clear", "water"}
         if unknown:
-            raise ValueError(f"unknown Landsat QA flags {sorted(unknown)}; known: {sorted(LANDSAT_QA_BITS)}")
+            raise ValueError(
+                f"unknown Landsat QA flags {sorted(unknown)}; known: {sorted(LANDSAT_QA_BITS)}"
+            )
         bits = 0
         for flag in self.exclude:
             bits |= 1 << LANDSAT_QA_BITS[flag]
@@ -223,7 +225,8 @@ def _disk(radius: int) -> np.ndarray:
 LANDSAT_C2_L2 = register_profile(
     SensorProfile(
         name="landsat-c2-l2",
-        description="Landsat 4-9 Collection 2 Level-2 surface reflectance (USGS; Earth Search asset keys)",
+        description="Landsat 4-9 Collection 2 Level-2 surface reflectance (USGS; Earth Search "
+        "asset keys)",
         bands={
             "coastal": "coastal",
             "blue": "blue",
@@ -273,7 +276,8 @@ SENTINEL2_L2A = register_profile(
 CBERS4_AWFI = register_profile(
     SensorProfile(
         name="cbers4-awfi",
-        description="CBERS-4 AWFI surface reflectance, Brazil Data Cube 16-day cubes; CMASK 0 clear, 4 cloud, 255 missing",
+        description="CBERS-4 AWFI surface reflectance, Brazil Data Cube 16-day cubes; CMASK 0 "
+        "clear, 4 cloud, 255 missing",
         bands={"blue": "B13", "green": "B14", "red": "B15", "nir": "B16"},
         scale=0.0001,
         offset=0.0,
@@ -286,7 +290,8 @@ CBERS4_AWFI = register_profile(
 SENTINEL2_L1C_EOPATCH = register_profile(
     SensorProfile(
         name="sentinel-2-l1c-eopatch",
-        description="Sentinel-2 L1C top-of-atmosphere reflectance (0-1) in eo-learn EOPatch layout; CLM cloud mask",
+        description="Sentinel-2 L1C top-of-atmosphere reflectance (0-1) in eo-learn EOPatch "
+        "layout; CLM cloud mask",
         bands={
             "coastal": "B01",
             "blue": "B02",

@@ -39,7 +39,9 @@ cloud nor the dilated-cloud bit is set (so cloud-shadow pixels keep it; masks mu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -48,6 +50,8 @@ from odc.geo import geom
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords  # importing odc.geo.xr also registers ds.odc
 from scipy import ndimage
+
+from .grids import grid_crs
 
 __all__ = [
     "BANDS",
@@ -98,6 +102,7 @@ _SUN_AZIMUTH, _SUN_ELEVATION, _CLOUD_BASE_M = 125.0, 60.0, 1200.0
 _CLOUD_CONCENTRATION = 1.2  # Beta a+b: below 2 the per-date cover is U-shaped
 _FILL_PROBABILITY, _DILATE_PX = 0.15, 3
 _FIRST_DAY_OFFSET = 4  # first acquisition on 5 January of start_year
+_DIMS = ("time", "y", "x")
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,11 @@ def _greenness(doy: float) -> float:
     return 0.5 + 0.5 * np.cos(np.pi * (since_min - up) / (365.25 - up))
 
 
-def _grow_patch(rng: np.random.Generator, seed_rc: tuple[int, int], allowed: np.ndarray,
+# A pixel's (row, col): Python ints, or numpy's from np.unravel_index and integer arrays.
+_RowCol = tuple[int | np.integer, int | np.integer]
+
+
+def _grow_patch(rng: np.random.Generator, seed_rc: _RowCol, allowed: np.ndarray,
                 n: int) -> np.ndarray:
     """The ~n allowed pixels nearest ``seed_rc``, with a ragged edge, as one connected patch."""
     rows, cols = np.indices(allowed.shape)
@@ -160,7 +169,8 @@ def _grow_patch(rng: np.random.Generator, seed_rc: tuple[int, int], allowed: np.
     if not allowed.any():
         return np.zeros(allowed.shape, bool)
     if not allowed[seed_rc]:  # start from the nearest pixel that may change
-        seed_rc = np.unravel_index(np.argmin(np.where(allowed, dist, np.inf)), allowed.shape)
+        row, col = np.unravel_index(np.argmin(np.where(allowed, dist, np.inf)), allowed.shape)
+        seed_rc = (row, col)
         dist = np.hypot(rows - seed_rc[0], cols - seed_rc[1])
     dist = dist + 2.0 * _field(rng, allowed.shape, 3)
     dist = np.where(allowed, dist, np.inf)
@@ -219,7 +229,7 @@ def _event_patches(land: dict[str, np.ndarray], rng: np.random.Generator) -> dic
     # Flooding: shore pasture on the south-west bank of the lagoon.
     row = int(ny * rng.uniform(0.7, 0.9))
     shore = np.flatnonzero(lagoon[row])
-    seed = (row, int(max(shore.min() - 1, 0)) if shore.size else nx // 2)
+    seed: _RowCol = (row, int(max(shore.min() - 1, 0)) if shore.size else nx // 2)
     flood = _grow_patch(rng, seed, free, size["flooding"])
     # Urban growth: lots on the landward (west) edge of the town.
     angle = rng.uniform(0.7 * np.pi, 1.3 * np.pi)
@@ -233,7 +243,8 @@ def _event_patches(land: dict[str, np.ndarray], rng: np.random.Generator) -> dic
     region = ((town_dist > land["radius"] + 0.15 * nx) & (rows >= 0.06 * ny) & (rows < 0.45 * ny)
               & (cols >= 0.05 * nx) & (cols < 0.5 * nx))
     depth = ndimage.distance_transform_edt(cover == FOREST) * (region & free & ~flood & ~urban)
-    seed = np.unravel_index(np.argmax(depth), depth.shape)
+    deep_row, deep_col = np.unravel_index(np.argmax(depth), depth.shape)
+    seed = (deep_row, deep_col)
     defor = _grow_patch(rng, seed, free & ~flood & ~urban, size["deforestation"])
     cover[flood], cover[urban], cover[defor] = GRASS, GRASS, FOREST
     return {"flooding": flood, "urban_growth": urban, "deforestation": defor}
@@ -246,7 +257,8 @@ def _first_on_or_after(dates: np.ndarray, day: np.datetime64, year: int) -> np.d
 
 def _shadow_offset_px(geobox: GeoBox) -> tuple[int, int]:
     """(rows, cols) from a cloud pixel to its shadow, for the fixed sun and cloud-base height."""
-    res_m = abs(geobox.resolution.x) * (111_320.0 if geobox.crs.geographic else 1.0)
+    crs = grid_crs(geobox, "simulated scenes")
+    res_m = abs(geobox.resolution.x) * (111_320.0 if crs.geographic else 1.0)
     reach_px = _CLOUD_BASE_M / np.tan(np.radians(_SUN_ELEVATION)) / res_m
     away = np.radians(_SUN_AZIMUTH + 180.0)  # azimuth is clockwise from north; rows run south
     return int(round(-reach_px * np.cos(away))), int(round(reach_px * np.sin(away)))
@@ -290,6 +302,188 @@ def _to_dn(reflectance: np.ndarray) -> np.ndarray:
     return np.clip(dn, 1, 65535).astype(np.uint16)
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    """When each change event happens, given the period and the acquisition dates.
+
+    Event years sit inside the period whatever its length: flooding in the first year,
+    deforestation in the middle one, urban growth in the last year but one when there are
+    three or more, so that the last year's composites show every permanent change complete
+    (a June change under wet-season cloud is barely visible in its own year's composite).
+    """
+
+    flood_year: int
+    defor_year: int
+    urban_year: int
+    defor_start: np.datetime64
+    urban_start: np.datetime64
+    flood_first: np.datetime64
+    flood_last: np.datetime64
+
+
+def _check_arguments(start_year: int, end_year: int, revisit_days: int,
+                     cloud_cover: float) -> None:
+    if end_year < start_year:
+        raise ValueError(f"end_year ({end_year}) must not be before start_year ({start_year})")
+    if not 0.0 <= cloud_cover <= 1.0:  # also rejects NaN
+        raise ValueError(f"cloud_cover must be within [0, 1], got {cloud_cover}")
+    if revisit_days < 1:
+        raise ValueError(f"revisit_days must be at least 1, got {revisit_days}")
+
+
+def _schedule(dates: np.ndarray, start_year: int, end_year: int) -> _Schedule:
+    n_years = end_year - start_year + 1
+    urban_year = end_year - 1 if n_years >= 3 else end_year
+    flood_year, defor_year = start_year, start_year + n_years // 2
+    defor_start = _first_on_or_after(dates, np.datetime64(f"{defor_year}-04-10"), defor_year)
+    urban_start = _first_on_or_after(dates, np.datetime64(f"{urban_year}-06-15"), urban_year)
+    window = (np.datetime64(f"{flood_year}-09-25"), np.datetime64(f"{flood_year}-11-20"))
+    in_window = dates[(dates >= window[0]) & (dates <= window[1])]
+    # an array of dates, or the window's first day alone (a 1-tuple) when the year has none
+    flooded_dates: np.ndarray | tuple[np.datetime64, ...] = in_window
+    if in_window.size == 0:  # sparse revisits: the acquisition nearest the flood peak
+        in_year = dates[dates.astype("datetime64[Y]").astype(int) + 1970 == flood_year]
+        mid = window[0] + (window[1] - window[0]) // 2
+        flooded_dates = in_year[[np.argmin(np.abs(in_year - mid))]] if in_year.size else window[:1]
+    return _Schedule(flood_year, defor_year, urban_year, defor_start, urban_start,
+                     flooded_dates[0], flooded_dates[-1])
+
+
+def _as_date(d: np.datetime64) -> dt.date:
+    return d.astype("datetime64[D]").astype(object)
+
+
+def _change_events(when: _Schedule, patches: dict[str, np.ndarray]) -> tuple[ChangeEvent, ...]:
+    return tuple(sorted((
+        ChangeEvent("flooding", when.flood_year, _as_date(when.flood_first),
+                    _as_date(when.flood_last), GRASS, WATER, int(patches["flooding"].sum())),
+        ChangeEvent("deforestation", when.defor_year, _as_date(when.defor_start), None, FOREST,
+                    CROP, int(patches["deforestation"].sum())),
+        ChangeEvent("urban_growth", when.urban_year, _as_date(when.urban_start), None, GRASS,
+                    BUILT, int(patches["urban_growth"].sum())),
+    ), key=lambda e: (e.start, e.kind)))
+
+
+def _annual_truth(
+    cover: np.ndarray,
+    patches: dict[str, np.ndarray],
+    years: np.ndarray,
+    when: _Schedule,
+    events: tuple[ChangeEvent, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Land cover and change code per year (year, y, x)."""
+    land_cover = np.empty((len(years), *cover.shape), np.uint8)
+    change = np.zeros((len(years), *cover.shape), np.uint8)
+    for k, year in enumerate(years):
+        lc = cover.copy()
+        lc[patches["deforestation"] & (year >= when.defor_year)] = CROP
+        lc[patches["urban_growth"] & (year >= when.urban_year)] = BUILT
+        land_cover[k] = lc
+        for event in events:
+            if event.year == year:
+                change[k][patches[event.kind]] = CHANGE_CODES[event.kind]
+    return land_cover, change
+
+
+@dataclass(frozen=True)
+class _Ground:
+    """What makes the ground's reflectance: the landscape and its fixed per-pixel variation."""
+
+    land: dict[str, np.ndarray]
+    patches: dict[str, np.ndarray]
+    variability: np.ndarray  # (band, y, x) brightness and per-band factors
+    amp_jitter: np.ndarray  # (y, x) factor on the phenological amplitude
+
+
+def _ground(shape: tuple[int, int], rng_land: np.random.Generator,
+            rng_event: np.random.Generator) -> _Ground:
+    ny, nx = shape
+    land = _landscape(shape, rng_land)
+    patches = _event_patches(land, rng_event)
+    variability = ((1 + 0.06 * _field(rng_land, shape, 1))
+                   * (1 + 0.03 * rng_land.standard_normal((6, ny, nx)))).astype(np.float32)
+    amp_jitter = np.clip(1 + 0.15 * _field(rng_land, shape, 2), 0.5, 1.5).astype(np.float32)
+    return _Ground(land, patches, variability, amp_jitter)
+
+
+def _surface(ground: _Ground, when: _Schedule, date: np.datetime64,
+             rng_noise: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """True surface reflectance (band, y, x) of one date and where the ground is water."""
+    cover, patches = ground.land["cover"], ground.patches
+    ny, nx = cover.shape
+    cls = cover.copy()
+    cls[patches["deforestation"] & (date >= when.defor_start)] = CROP
+    cls[patches["urban_growth"] & (date >= when.urban_start)] = BUILT
+    doy = float((date - date.astype("datetime64[Y]")).astype(int) + 1)
+    g = _greenness(doy)
+    dryness = _AMPLITUDE[cls] * ground.amp_jitter * np.float32(1 - g)
+    refl = ((1 - dryness) * _ENDMEMBERS[cls].transpose(2, 0, 1) + dryness * _DRY[:, None, None])
+    # The wetland edge advances up to 4 px inland as the wet season fills the lagoon.
+    inundated = (cover == WETLAND) & (
+        ground.land["elevation"] < 0.02 * nx * max(0.0, (g - 0.3) / 0.7)
+    )
+    inundated |= patches["flooding"] & (when.flood_first <= date) & (date <= when.flood_last)
+    refl = np.where(inundated, _TURBID[:, None, None], refl) * ground.variability
+    water = ground.land["lagoon"] | inundated
+    refl += rng_noise.normal(0.0, _ATM_SIGMA)[:, None, None].astype(np.float32)
+    refl += rng_noise.standard_normal((6, ny, nx), dtype=np.float32) * np.float32(_NOISE_SIGMA)
+    return np.clip(refl, 0.0, 1.5), water
+
+
+@dataclass
+class _Sky:
+    """Per-date cloud, shadow, fill and dilated-cloud masks (time, y, x), filled date by date.
+
+    Clouds are drawn on a padded canvas so clouds just off the scene still cast shadows in it.
+    """
+
+    covers: np.ndarray  # cloud cover of each date
+    shadow_offset: tuple[int, int]
+    pad: int
+    cloud: np.ndarray
+    shadow: np.ndarray
+    fill: np.ndarray
+    dilated: np.ndarray
+
+    @classmethod
+    def empty(cls, geobox: GeoBox, n_t: int, cloud_cover: float,
+              rng_cloud: np.random.Generator) -> _Sky:
+        ny, nx = (int(s) for s in geobox.shape)
+        d_row, d_col = _shadow_offset_px(geobox)
+        masks = [np.zeros((n_t, ny, nx), bool) for _ in range(4)]
+        return cls(_cloud_covers(n_t, float(cloud_cover), rng_cloud), (d_row, d_col),
+                   max(abs(d_row), abs(d_col)) + 1, *masks)
+
+    def observe(
+        self, i: int, reflectance: np.ndarray, rng_cloud: np.random.Generator
+    ) -> np.ndarray:
+        """Draw date ``i``'s sky and return its DNs (band, y, x): clouds, shadows and fill
+        over the true ``reflectance``."""
+        _, ny, nx = self.cloud.shape
+        pad, (d_row, d_col) = self.pad, self.shadow_offset
+        rows, cols = np.indices((ny, nx))
+        field = _cloud_field(rng_cloud, (ny + 2 * pad, nx + 2 * pad))
+        inner = field[pad:pad + ny, pad:pad + nx]
+        # Thresholding at a quantile gives this date's cover exactly.
+        threshold = np.inf if self.covers[i] <= 0 else np.quantile(inner, 1 - self.covers[i])
+        cloud_canvas = field > threshold if self.covers[i] < 1 else np.ones(field.shape, bool)
+        if rng_cloud.random() < _FILL_PROBABILITY:  # scan-edge wedge, wider at the bottom
+            self.fill[i] = cols < rng_cloud.integers(2, 10) * (0.3 + rows / ny)
+        fill = self.fill[i]
+        self.cloud[i] = cloud_canvas[pad:pad + ny, pad:pad + nx] & ~fill
+        self.shadow[i] = (cloud_canvas[pad - d_row:pad - d_row + ny, pad - d_col:pad - d_col + nx]
+                          & ~self.cloud[i] & ~fill)
+        self.dilated[i] = (ndimage.binary_dilation(self.cloud[i], iterations=_DILATE_PX)
+                           & ~self.cloud[i] & ~fill)
+
+        observed = np.where(self.shadow[i], reflectance * _SHADOW_FACTOR[:, None, None],
+                            reflectance)
+        opacity = np.clip(0.5 + (inner - threshold) / 1.0, 0.5, 1.0).astype(np.float32)
+        thick = _CLOUD[:, None, None] * (0.9 + 0.2 * opacity)
+        observed = np.where(self.cloud[i], (1 - opacity) * observed + opacity * thick, observed)
+        return np.where(fill, 0, _to_dn(observed))
+
+
 def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int = 2021,
              revisit_days: int = 16, cloud_cover: float = 0.35, seed: int = 0) -> SimulatedScenes:
     """Simulate a Landsat C2 L2 time series of a synthetic landscape, with its ground truth.
@@ -312,143 +506,66 @@ def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int
     Raises:
         ValueError: for an empty year range, a cloud cover outside [0, 1], or revisit_days < 1.
     """
-    if end_year < start_year:
-        raise ValueError(f"end_year ({end_year}) must not be before start_year ({start_year})")
-    if not 0.0 <= cloud_cover <= 1.0:  # also rejects NaN
-        raise ValueError(f"cloud_cover must be within [0, 1], got {cloud_cover}")
-    if revisit_days < 1:
-        raise ValueError(f"revisit_days must be at least 1, got {revisit_days}")
+    _check_arguments(start_year, end_year, revisit_days, cloud_cover)
     geobox = default_geobox() if geobox is None else geobox
-    shape = tuple(int(s) for s in geobox.shape)
+    shape = (int(geobox.shape[0]), int(geobox.shape[1]))
     ny, nx = shape
     # Independent streams: asking for other years or cloudiness keeps the same landscape.
     rng_land, rng_event, rng_cloud, rng_noise = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
-
-    land = _landscape(shape, rng_land)
-    patches = _event_patches(land, rng_event)
-    cover = land["cover"]
-    wetland = cover == WETLAND
-    variability = ((1 + 0.06 * _field(rng_land, shape, 1))
-                   * (1 + 0.03 * rng_land.standard_normal((6, ny, nx)))).astype(np.float32)
-    amp_jitter = np.clip(1 + 0.15 * _field(rng_land, shape, 2), 0.5, 1.5).astype(np.float32)
+    ground = _ground(shape, rng_land, rng_event)
 
     dates = np.arange(np.datetime64(f"{start_year}-01-01") + _FIRST_DAY_OFFSET,
                       np.datetime64(f"{end_year + 1}-01-01"), revisit_days).astype("datetime64[D]")
     years = np.arange(start_year, end_year + 1)
-    n_years, n_t = len(years), len(dates)
+    n_t = len(dates)
+    when = _schedule(dates, start_year, end_year)
+    events = _change_events(when, ground.patches)
+    land_cover, change = _annual_truth(ground.land["cover"], ground.patches, years, when, events)
 
-    # Event years sit inside the period whatever its length: flooding in the first year,
-    # deforestation in the middle one, urban growth in the last year but one when there are
-    # three or more, so that the last year's composites show every permanent change complete
-    # (a June change under wet-season cloud is barely visible in its own year's composite).
-    urban_year = end_year - 1 if n_years >= 3 else end_year
-    flood_year, defor_year = start_year, start_year + n_years // 2
-    defor_start = _first_on_or_after(dates, np.datetime64(f"{defor_year}-04-10"), defor_year)
-    urban_start = _first_on_or_after(dates, np.datetime64(f"{urban_year}-06-15"), urban_year)
-    window = (np.datetime64(f"{flood_year}-09-25"), np.datetime64(f"{flood_year}-11-20"))
-    flooded_dates = dates[(dates >= window[0]) & (dates <= window[1])]
-    if flooded_dates.size == 0:  # sparse revisits: the acquisition nearest the flood peak
-        in_year = dates[dates.astype("datetime64[Y]").astype(int) + 1970 == flood_year]
-        mid = window[0] + (window[1] - window[0]) // 2
-        flooded_dates = in_year[[np.argmin(np.abs(in_year - mid))]] if in_year.size else window[:1]
-    flood_first, flood_last = flooded_dates[0], flooded_dates[-1]
-
-    def as_date(d: np.datetime64) -> dt.date:
-        return d.astype("datetime64[D]").astype(object)
-
-    events = tuple(sorted((
-        ChangeEvent("flooding", flood_year, as_date(flood_first), as_date(flood_last), GRASS,
-                    WATER, int(patches["flooding"].sum())),
-        ChangeEvent("deforestation", defor_year, as_date(defor_start), None, FOREST, CROP,
-                    int(patches["deforestation"].sum())),
-        ChangeEvent("urban_growth", urban_year, as_date(urban_start), None, GRASS, BUILT,
-                    int(patches["urban_growth"].sum())),
-    ), key=lambda e: (e.start, e.kind)))
-
-    land_cover = np.empty((n_years, ny, nx), np.uint8)
-    change = np.zeros((n_years, ny, nx), np.uint8)
-    for k, year in enumerate(years):
-        lc = cover.copy()
-        lc[patches["deforestation"] & (year >= defor_year)] = CROP
-        lc[patches["urban_growth"] & (year >= urban_year)] = BUILT
-        land_cover[k] = lc
-        for event in events:
-            if event.year == year:
-                change[k][patches[event.kind]] = CHANGE_CODES[event.kind]
-
-    # Clouds are drawn on a padded canvas so clouds just off the scene still cast shadows in it.
-    d_row, d_col = _shadow_offset_px(geobox)
-    pad = max(abs(d_row), abs(d_col)) + 1
-    canvas = (ny + 2 * pad, nx + 2 * pad)
-    covers = _cloud_covers(n_t, float(cloud_cover), rng_cloud)
-
+    sky = _Sky.empty(geobox, n_t, cloud_cover, rng_cloud)
     reflectance = np.empty((6, n_t, ny, nx), np.float32)
     dn = np.empty((6, n_t, ny, nx), np.uint16)
-    cloud = np.zeros((n_t, ny, nx), bool)
-    shadow = np.zeros((n_t, ny, nx), bool)
-    fill = np.zeros((n_t, ny, nx), bool)
     water = np.zeros((n_t, ny, nx), bool)
-    dilated = np.zeros((n_t, ny, nx), bool)
-    rows, cols = np.indices(shape)
     for i, date in enumerate(dates):
-        cls = cover.copy()
-        cls[patches["deforestation"] & (date >= defor_start)] = CROP
-        cls[patches["urban_growth"] & (date >= urban_start)] = BUILT
-        doy = float((date - date.astype("datetime64[Y]")).astype(int) + 1)
-        g = _greenness(doy)
-        dryness = _AMPLITUDE[cls] * amp_jitter * np.float32(1 - g)
-        refl = ((1 - dryness) * _ENDMEMBERS[cls].transpose(2, 0, 1) + dryness * _DRY[:, None, None])
-        # The wetland edge advances up to 4 px inland as the wet season fills the lagoon.
-        inundated = wetland & (land["elevation"] < 0.02 * nx * max(0.0, (g - 0.3) / 0.7))
-        inundated |= patches["flooding"] & (flood_first <= date) & (date <= flood_last)
-        refl = np.where(inundated, _TURBID[:, None, None], refl) * variability
-        water[i] = land["lagoon"] | inundated
-        refl += rng_noise.normal(0.0, _ATM_SIGMA)[:, None, None].astype(np.float32)
-        refl += rng_noise.standard_normal((6, ny, nx), dtype=np.float32) * np.float32(_NOISE_SIGMA)
-        reflectance[:, i] = np.clip(refl, 0.0, 1.5)
+        reflectance[:, i], water[i] = _surface(ground, when, date, rng_noise)
+        dn[:, i] = sky.observe(i, reflectance[:, i], rng_cloud)
 
-        field = _cloud_field(rng_cloud, canvas)
-        inner = field[pad:pad + ny, pad:pad + nx]
-        # Thresholding at a quantile gives this date's cover exactly.
-        threshold = np.inf if covers[i] <= 0 else np.quantile(inner, 1 - covers[i])
-        cloud_canvas = field > threshold if covers[i] < 1 else np.ones(canvas, bool)
-        if rng_cloud.random() < _FILL_PROBABILITY:  # scan-edge wedge, wider at the bottom
-            fill[i] = cols < rng_cloud.integers(2, 10) * (0.3 + rows / ny)
-        cloud[i] = cloud_canvas[pad:pad + ny, pad:pad + nx] & ~fill[i]
-        shadow[i] = (cloud_canvas[pad - d_row:pad - d_row + ny, pad - d_col:pad - d_col + nx]
-                     & ~cloud[i] & ~fill[i])
-        dilated[i] = ndimage.binary_dilation(cloud[i], iterations=_DILATE_PX) & ~cloud[i] & ~fill[i]
-
-        observed = np.where(shadow[i], reflectance[:, i] * _SHADOW_FACTOR[:, None, None],
-                            reflectance[:, i])
-        opacity = np.clip(0.5 + (inner - threshold) / 1.0, 0.5, 1.0).astype(np.float32)
-        thick = _CLOUD[:, None, None] * (0.9 + 0.2 * opacity)
-        observed = np.where(cloud[i], (1 - opacity) * observed + opacity * thick, observed)
-        dn[:, i] = np.where(fill[i], 0, _to_dn(observed))
-
-    clear = ~(cloud | shadow | fill)
-    qa = _qa_pixel(fill, dilated, cloud, shadow, ~(cloud | dilated | fill), water)
-
+    cloud, fill = sky.cloud, sky.fill
+    qa = _qa_pixel(fill, sky.dilated, cloud, sky.shadow, ~(cloud | sky.dilated | fill), water)
     coords = xr_coords(geobox, crs_coord_name="spatial_ref")
     time = dates.astype("datetime64[ns]")
-    dims = ("time", "y", "x")
+    dataset = _scene_dataset(dn, qa, time, coords, seed)
+    truth = _truth_dataset(land_cover, change, sky, water, reflectance, years, time, coords, seed)
+    return SimulatedScenes(dataset, truth, events, dict(LAND_COVER_CLASSES))
+
+
+def _scene_dataset(dn: np.ndarray, qa: np.ndarray, time: np.ndarray, coords: Mapping[Hashable, Any],
+                   seed: int) -> xr.Dataset:
+    """The simulated Landsat C2 L2 cube: scaled DNs per band and QA_PIXEL."""
     sr_attrs = {"nodata": 0, "scale": SR_SCALE, "offset": SR_OFFSET, "units": "1"}
-    data_vars = {b: (dims, dn[k], dict(sr_attrs)) for k, b in enumerate(BANDS)}
-    data_vars["qa_pixel"] = (dims, qa, {"nodata": 1, "flags": "Landsat C2 QA_PIXEL bit layout"})
-    dataset = xr.Dataset(data_vars, coords={"time": time, **coords}, attrs={
+    data_vars = {b: (_DIMS, dn[k], dict(sr_attrs)) for k, b in enumerate(BANDS)}
+    data_vars["qa_pixel"] = (_DIMS, qa, {"nodata": 1, "flags": "Landsat C2 QA_PIXEL bit layout"})
+    return xr.Dataset(data_vars, coords={"time": time, **coords}, attrs={
         "sensor": "landsat-c2-l2", "platform": "simulated",
         "simulator_version": SIMULATOR_VERSION, "seed": int(seed)})
-    truth = xr.Dataset({
-        "land_cover": (("year", "y", "x"), land_cover, {"flag_values": list(LAND_COVER_CLASSES),
-                                                        "flag_meanings": " ".join(
-                                                            LAND_COVER_CLASSES.values())}),
+
+
+def _truth_dataset(land_cover: np.ndarray, change: np.ndarray, sky: _Sky, water: np.ndarray,
+                   reflectance: np.ndarray, years: np.ndarray, time: np.ndarray,
+                   coords: Mapping[Hashable, Any], seed: int) -> xr.Dataset:
+    """What the simulated cube shows: land cover and change per year, masks and reflectance
+    per date."""
+    clear = ~(sky.cloud | sky.shadow | sky.fill)
+    return xr.Dataset({
+        "land_cover": (("year", "y", "x"), land_cover, {
+            "flag_values": list(LAND_COVER_CLASSES),
+            "flag_meanings": " ".join(LAND_COVER_CLASSES.values())}),
         "change": (("year", "y", "x"), change,
                    {"flag_values": [0, 1, 2, 3],
                     "flag_meanings": "none deforestation urban_growth flooding"}),
-        "clear": (dims, clear), "cloud": (dims, cloud), "shadow": (dims, shadow),
-        "water": (dims, water),
-        "reflectance": (("band", *dims), reflectance, {"units": "1"}),
+        "clear": (_DIMS, clear), "cloud": (_DIMS, sky.cloud), "shadow": (_DIMS, sky.shadow),
+        "water": (_DIMS, water),
+        "reflectance": (("band", *_DIMS), reflectance, {"units": "1"}),
     }, coords={"year": years, "band": list(BANDS), "time": time, **coords},
         attrs={"simulator_version": SIMULATOR_VERSION, "seed": int(seed)})
-    return SimulatedScenes(dataset, truth, events, dict(LAND_COVER_CLASSES))

@@ -65,7 +65,10 @@ def run_tiles(
         with _client(scheduler) as client:
             from distributed import as_completed
 
-            futures = {client.submit(func, tile, key=f"tile-{tile.id}-{id(func)}", pure=False): tile for tile in tiles}
+            futures = {
+                client.submit(func, tile, key=f"tile-{tile.id}-{id(func)}", pure=False): tile
+                for tile in tiles
+            }
             for future in as_completed(futures):
                 tile = futures[future]
                 try:
@@ -89,7 +92,9 @@ class _client:
         if isinstance(self.scheduler, Client):
             return self.scheduler
         if self.scheduler == "local":
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            )
             self._owned.append(cluster)
             client = Client(cluster)
         else:

@@ -19,25 +19,30 @@ class TimeRange:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"time range ends ({self.end:%Y-%m-%d}) before it starts ({self.start:%Y-%m-%d})")
+            raise ValueError(
+                f"time range ends ({self.end:%Y-%m-%d}) before it starts ({self.start:%Y-%m-%d})"
+            )
 
     @classmethod
     def years(cls, first: int, last: int | None = None) -> TimeRange:
         last = first if last is None else last
-        return cls(_utc(dt.datetime(first, 1, 1)), _utc(dt.datetime(last, 12, 31, 23, 59, 59, 999999)))
+        return cls(
+            _utc(dt.datetime(first, 1, 1)), _utc(dt.datetime(last, 12, 31, 23, 59, 59, 999999))
+        )
 
     def overlaps(self, start: dt.datetime, end: dt.datetime) -> bool:
         return _utc(start) <= self.end and _utc(end) >= self.start
 
     def stac_interval(self) -> str:
-        return f"{self.start.isoformat().replace('+00:00', 'Z')}/{self.end.isoformat().replace('+00:00', 'Z')}"
+        start, end = (t.isoformat().replace("+00:00", "Z") for t in (self.start, self.end))
+        return f"{start}/{end}"
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m-%d}/{self.end:%Y-%m-%d}"
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
 def _bound(text: str, end: bool) -> dt.datetime:

@@ -1,31 +1,26 @@
 """ecointegrity.integrity: the ecosystem-integrity Bayesian network.
 
-Layering: ``hemeroby`` (versioned class-to-hemeroby tables), ``discretise`` (frozen quantile
-bins), ``grid`` (products aggregated onto whole-pixel cells, sites placed on them) <-
-``inference`` (exact posterior of the latent over its Markov blanket, vectorised; numba kernels
-in ``_posterior_numba`` with a numpy reference) <- ``network`` (structure, parameters with
-pgmpy, Poisson rates of site counts; EI = 1 - E[hemeroby] / max) <- ``validation`` (spatially
-blocked cross-validation beside LightGBM, the acoustic check) and ``simulate`` (the scene
-simulator with a known integrity field and recorders). It reads the products of the other
-parts (land-cover maps, annual products, acoustic site evidence), never their internals.
+``hemeroby`` holds the versioned class-to-hemeroby tables; ``grid`` aggregates products onto
+whole-pixel cells and places sites on them; ``network`` is the model (structure, parameters with
+pgmpy, Poisson rates of site counts; EI = 1 - E[hemeroby] / max), discretising with frozen
+quantile bins (``_discretise``) and computing the exact posterior of the latent over its Markov
+blanket, vectorised (``_inference``, numba kernels in ``_posterior_numba`` with a numpy
+reference); ``validation`` scores it (spatially blocked cross-validation beside LightGBM, the
+acoustic check); ``simulate`` is the scene simulator with a known integrity field and recorders;
+``workflow`` reads the other parts' products (land-cover maps, annual products, acoustic site
+evidence), never their internals, and writes EI maps; ``report`` turns them into HTML and PDF.
+
+Layering (a module imports only modules to its left):
+hemeroby, grid, _discretise, _posterior_numba <- _inference <- network <- validation, simulate
+    <- workflow, report
 """
 
-from .discretise import Discretiser
-from .grid import (
-    cell_geobox,
-    cell_statistics,
-    cell_table,
-    class_shares,
-    sites_to_cells,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .grid import cell_geobox, cell_statistics, cell_table, class_shares, majority, sites_to_cells
 from .hemeroby import HemerobyTable, load_hemeroby_table, shipped_hemeroby_tables
-from .inference import (
-    Factor,
-    MarkovBlanket,
-    latent_posterior,
-    latent_posterior_reference,
-    latent_summary,
-)
 from .network import IntegrityNetwork, effort_likelihood, read_adjacency, summarise_posterior
 from .simulate import IntegrityScene, simulate_integrity
 from .validation import (
@@ -35,16 +30,28 @@ from .validation import (
     blocked_cross_validation,
     spatial_blocks,
 )
+from .workflow import (
+    IntegrityRun,
+    evidence_on_cells,
+    integrity_layers,
+    integrity_spec,
+    raster_on,
+    run_integrity,
+)
+
+if TYPE_CHECKING:
+    from .report import area_by_class, region_statistics, write_report
+
+_REPORT = ("area_by_class", "region_statistics", "write_report")
 
 __all__ = [
     "CrossValidationResult",
-    "Discretiser",
-    "Factor",
     "HemerobyTable",
     "IntegrityNetwork",
+    "IntegrityRun",
     "IntegrityScene",
-    "MarkovBlanket",
     "acoustic_relation",
+    "area_by_class",
     "assign_folds",
     "blocked_cross_validation",
     "cell_geobox",
@@ -52,14 +59,33 @@ __all__ = [
     "cell_table",
     "class_shares",
     "effort_likelihood",
-    "latent_posterior",
-    "latent_posterior_reference",
-    "latent_summary",
+    "evidence_on_cells",
+    "integrity_layers",
+    "integrity_spec",
     "load_hemeroby_table",
+    "majority",
+    "raster_on",
     "read_adjacency",
+    "region_statistics",
+    "run_integrity",
     "shipped_hemeroby_tables",
     "simulate_integrity",
     "sites_to_cells",
     "spatial_blocks",
     "summarise_posterior",
+    "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The report draws with matplotlib and selects its Agg backend: import it on first use only,
+    # so that importing the package leaves an interactive session's backend alone.
+    if name in _REPORT:
+        from . import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_REPORT])

@@ -55,8 +55,21 @@ def posterior_rows(prior_log, prior_idx, child_log, child_idx, soft_pos, soft_lo
 
 
 @nb.njit(parallel=True, cache=True)
-def summary_rows(prior_log, prior_idx, child_log, child_idx, soft_pos, soft_log, bad, values, maximum,
-                 ei, ei_sd, entropy, mode):
+def summary_rows(
+    prior_log,
+    prior_idx,
+    child_log,
+    child_idx,
+    soft_pos,
+    soft_log,
+    bad,
+    values,
+    maximum,
+    ei,
+    ei_sd,
+    entropy,
+    mode,
+):
     """EI = 1 - E[value]/maximum, its sd, the entropy (bits) and the most probable value."""
     n = ei.shape[0]
     k = values.shape[0]

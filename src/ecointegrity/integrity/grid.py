@@ -10,7 +10,7 @@ per layer), ``sites_to_cells`` places recording sites on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,8 +19,15 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import xr_coords
 from pyproj import Transformer
 
-__all__ = ["cell_factor", "cell_geobox", "cell_statistics", "cell_table", "class_shares", "majority",
-           "sites_to_cells"]
+__all__ = [
+    "cell_factor",
+    "cell_geobox",
+    "cell_statistics",
+    "cell_table",
+    "class_shares",
+    "majority",
+    "sites_to_cells",
+]
 
 
 def cell_factor(geobox: GeoBox, cell_size: float) -> int:
@@ -42,19 +49,36 @@ def _blocks(values: np.ndarray, factor: int, fill: float = np.nan) -> np.ndarray
     """(ny, nx) -> (cells_y, cells_x, factor * factor), padded with ``fill``."""
     ny, nx = values.shape
     cy, cx = -(-ny // factor), -(-nx // factor)
-    padded = np.full((cy * factor, cx * factor), fill, dtype=np.result_type(values.dtype, np.float32))
+    padded = np.full(
+        (cy * factor, cx * factor), fill, dtype=np.result_type(values.dtype, np.float32)
+    )
     padded[:ny, :nx] = values
-    return padded.reshape(cy, factor, cx, factor).transpose(0, 2, 1, 3).reshape(cy, cx, factor * factor)
+    return (
+        padded.reshape(cy, factor, cx, factor)
+        .transpose(0, 2, 1, 3)
+        .reshape(cy, cx, factor * factor)
+    )
 
 
-def _on_cells(data: Mapping[str, np.ndarray], grid: GeoBox, attrs: Mapping | None = None) -> xr.Dataset:
+def _on_cells(
+    data: Mapping[str, np.ndarray], grid: GeoBox, attrs: Mapping | None = None
+) -> xr.Dataset:
     coords = xr_coords(grid)
-    return xr.Dataset({k: (("y", "x"), v.astype(np.float32)) for k, v in data.items()}, coords=coords,
-                      attrs=dict(attrs or {}))
+    return xr.Dataset(
+        {k: (("y", "x"), v.astype(np.float32)) for k, v in data.items()},
+        coords=coords,
+        attrs=dict(attrs or {}),
+    )
 
 
-def class_shares(land_cover: xr.DataArray, cell_size: float, classes: Iterable[int], *, nodata: int = 0,
-                 prefix: str = "share_") -> xr.Dataset:
+def class_shares(
+    land_cover: xr.DataArray,
+    cell_size: float,
+    classes: Iterable[int],
+    *,
+    nodata: int = 0,
+    prefix: str = "share_",
+) -> xr.Dataset:
     """Share of each class among a cell's valid pixels (``share_<code>``), and the cell's
     ``valid_fraction`` (pixels with data / pixels in the cell)."""
     geobox = land_cover.odc.geobox
@@ -64,13 +88,22 @@ def class_shares(land_cover: xr.DataArray, cell_size: float, classes: Iterable[i
     blocks = _blocks(values, factor)
     valid = np.isfinite(blocks).sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        data = {f"{prefix}{c}": np.where(valid > 0, (blocks == c).sum(axis=2) / valid, np.nan) for c in classes}
+        data = {
+            f"{prefix}{c}": np.where(valid > 0, (blocks == c).sum(axis=2) / valid, np.nan)
+            for c in classes
+        }
     data["valid_fraction"] = valid / factor ** 2
     return _on_cells(data, geobox.zoom_out(factor), {"cell_size": cell_size})
 
 
-def cell_statistics(layer: xr.DataArray, cell_size: float, *, name: str | None = None,
-                    stats: Sequence[str] = ("mean",), quantiles: Sequence[float] = ()) -> xr.Dataset:
+def cell_statistics(
+    layer: xr.DataArray,
+    cell_size: float,
+    *,
+    name: str | None = None,
+    stats: Sequence[str] = ("mean",),
+    quantiles: Sequence[float] = (),
+) -> xr.Dataset:
     """NaN-aware statistics of a continuous layer per cell: ``<name>_mean``, ``<name>_std``,
     ``<name>_p10`` for quantile 0.1, ..."""
     geobox = layer.odc.geobox
@@ -79,14 +112,18 @@ def cell_statistics(layer: xr.DataArray, cell_size: float, *, name: str | None =
     blocks = _blocks(np.asarray(layer.values, np.float64), factor)
     empty = ~np.isfinite(blocks).any(axis=2)
     blocks[empty] = 0.0  # silences all-NaN warnings; those cells are set back to NaN below
-    functions = {"mean": np.nanmean, "std": np.nanstd, "min": np.nanmin, "max": np.nanmax}
+    functions: dict[str, Callable[..., np.ndarray]] = {
+        "mean": np.nanmean, "std": np.nanstd, "min": np.nanmin, "max": np.nanmax
+    }
     data = {}
     for stat in stats:
         if stat not in functions:
             raise ValueError(f"unknown statistic {stat!r}; use {sorted(functions)} or quantiles=")
         data[f"{name}_{stat}"] = np.where(empty, np.nan, functions[stat](blocks, axis=2))
     for q in quantiles:
-        data[f"{name}_p{round(100 * q)}"] = np.where(empty, np.nan, np.nanquantile(blocks, q, axis=2))
+        data[f"{name}_p{round(100 * q)}"] = np.where(
+            empty, np.nan, np.nanquantile(blocks, q, axis=2)
+        )
     return _on_cells(data, geobox.zoom_out(factor), {"cell_size": cell_size})
 
 
@@ -112,7 +149,9 @@ def cell_table(layers: xr.Dataset) -> pd.DataFrame:
     ny, nx = layers.sizes["y"], layers.sizes["x"]
     rows, cols = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
     xs, ys = np.meshgrid(layers.x.values, layers.y.values)
-    table = pd.DataFrame({"row": rows.ravel(), "col": cols.ravel(), "x": xs.ravel(), "y": ys.ravel()})
+    table = pd.DataFrame(
+        {"row": rows.ravel(), "col": cols.ravel(), "x": xs.ravel(), "y": ys.ravel()}
+    )
     for name, layer in layers.data_vars.items():
         table[name] = np.asarray(layer.values).ravel()
     return table
@@ -124,10 +163,19 @@ def sites_to_cells(sites: pd.DataFrame, grid: GeoBox, *, latitude: str = "latitu
     sites outside the grid or without coordinates are dropped."""
     lat = pd.to_numeric(sites[latitude], errors="coerce").to_numpy(float)
     lon = pd.to_numeric(sites[longitude], errors="coerce").to_numpy(float)
+    if grid.crs is None:
+        raise ValueError("the cell grid has no CRS: sites cannot be placed on it")
     x, y = Transformer.from_crs("EPSG:4326", grid.crs.to_wkt(), always_xy=True).transform(lon, lat)
     col, row = ~grid.affine @ (np.asarray(x), np.asarray(y))
     row, col = np.floor(row), np.floor(col)
-    inside = np.isfinite(row) & np.isfinite(col) & (row >= 0) & (col >= 0) & (row < grid.shape[0]) & (col < grid.shape[1])
+    inside = (
+        np.isfinite(row)
+        & np.isfinite(col)
+        & (row >= 0)
+        & (col >= 0)
+        & (row < grid.shape[0])
+        & (col < grid.shape[1])
+    )
     out = sites.loc[inside].copy()
     out["row"], out["col"] = row[inside].astype(int), col[inside].astype(int)
     return out

@@ -55,11 +55,20 @@ class HemerobyTable:
     def from_dict(cls, data: dict[str, Any], origin: str = "") -> HemerobyTable:
         try:
             values = {int(c["code"]): float(c["hemeroby"]) for c in data["classes"]}
-            table = cls(str(data["name"]), str(data["version"]), str(data["scheme"]), float(data["max"]), values,
-                        bool(data.get("provisional", False)), str(data.get("source", "")))
+            table = cls(
+                str(data["name"]),
+                str(data["version"]),
+                str(data["scheme"]),
+                float(data["max"]),
+                values,
+                bool(data.get("provisional", False)),
+                str(data.get("source", "")),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{origin or 'hemeroby table'}: expected name, version, scheme, max and classes "
-                             f"[{{code, hemeroby}}] ({exc})") from None
+            raise ValueError(
+                f"{origin or 'hemeroby table'}: expected name, version, scheme, max and classes "
+                f"[{{code, hemeroby}}] ({exc})"
+            ) from None
         bad = {c: v for c, v in values.items() if not 0 <= v <= table.maximum}
         if bad:
             raise ValueError(f"{origin or table.name}: hemeroby outside 0..{table.maximum}: {bad}")
@@ -77,5 +86,7 @@ def load_hemeroby_table(name_or_path: str | Path) -> HemerobyTable:
     if not path.suffix:
         path = _TABLES / f"{name_or_path}.json"
         if not path.exists():
-            raise FileNotFoundError(f"no hemeroby table {name_or_path!r}; shipped: {shipped_hemeroby_tables()}")
+            raise FileNotFoundError(
+                f"no hemeroby table {name_or_path!r}; shipped: {shipped_hemeroby_tables()}"
+            )
     return HemerobyTable.from_dict(json.loads(path.read_text()), str(path))

@@ -26,7 +26,7 @@ from odc.geo.geobox import GeoBox
 from pyproj import Transformer
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
-from ..cube.simulate import default_geobox, simulate
+from ..cube import default_geobox, simulate
 from .grid import cell_statistics, cell_table, class_shares
 from .hemeroby import HemerobyTable, load_hemeroby_table
 
@@ -59,9 +59,12 @@ class IntegrityScene:
         """Layers and truth as one table (row, col, x, y, ...), with the sites' evidence on the
         cells that hold one (effort and counts summed over a cell's sites; NaN elsewhere)."""
         table = cell_table(xr.merge([self.layers, self.truth], compat="override"))
-        evidence = self.sites.groupby(["row", "col"])[["recording_hours", "n_nights", "anthropogenic_events",
-                                                       "bat_passes"]].sum()
-        evidence["anthropogenic_per_100h"] = evidence.anthropogenic_events / evidence.recording_hours * 100
+        evidence = self.sites.groupby(["row", "col"])[
+            ["recording_hours", "n_nights", "anthropogenic_events", "bat_passes"]
+        ].sum()
+        evidence["anthropogenic_per_100h"] = (
+            evidence.anthropogenic_events / evidence.recording_hours * 100
+        )
         evidence["bat_passes_per_night"] = evidence.bat_passes / evidence.n_nights
         return table.join(evidence, on=["row", "col"])
 
@@ -96,28 +99,54 @@ def simulate_integrity(geobox: GeoBox | None = None, *, cell_size: float = 150.0
     red, nir = reflectance.sel(band="red").values, reflectance.sel(band="nir").values
     ndvi = (nir - red) / (nir + red + 1e-9)
     # canopy thinning shows only partly: a small NDVI loss under persistent per-pixel variation
-    ndvi = ndvi - 0.15 * degradation[None] + rng.normal(0, 0.04, lc.shape)[None] + rng.normal(0, 0.03, ndvi.shape)
+    ndvi = (
+        ndvi
+        - 0.15 * degradation[None]
+        + rng.normal(0, 0.04, lc.shape)[None]
+        + rng.normal(0, 0.03, ndvi.shape)
+    )
     coords = land_cover.coords
     pixel = {
         "ndvi_p50": xr.DataArray(np.median(ndvi, axis=0), coords=coords, dims=land_cover.dims),
-        "ndvi_p10": xr.DataArray(np.quantile(ndvi, 0.1, axis=0), coords=coords, dims=land_cover.dims),
+        "ndvi_p10": xr.DataArray(
+            np.quantile(ndvi, 0.1, axis=0), coords=coords, dims=land_cover.dims
+        ),
         "distance_km": xr.DataArray(distance_km, coords=coords, dims=land_cover.dims),
         "degradation": xr.DataArray(degradation, coords=coords, dims=land_cover.dims),
     }
     shares = class_shares(land_cover, cell_size, DRIVER_CLASSES)
     shares = shares.rename({f"share_{c}": f"share_{name}" for c, name in DRIVER_CLASSES.items()})
-    layers = xr.merge([shares, *(cell_statistics(pixel[n], cell_size, name=n)[f"{n}_mean"].rename(n)
-                                 for n in ("ndvi_p50", "ndvi_p10", "distance_km"))], compat="override")
+    layers = xr.merge(
+        [
+            shares,
+            *(
+                cell_statistics(pixel[n], cell_size, name=n)[f"{n}_mean"].rename(n)
+                for n in ("ndvi_p50", "ndvi_p10", "distance_km")
+            ),
+        ],
+        compat="override",
+    )
     hem_pixels = xr.DataArray(hemeroby, coords=coords, dims=land_cover.dims)
-    hem_cells = cell_statistics(hem_pixels, cell_size, name="hemeroby")["hemeroby_mean"].rename("hemeroby")
-    truth = xr.Dataset({"hemeroby": hem_cells, "ei": 1 - hem_cells / table.maximum,
-                        "degradation": cell_statistics(pixel["degradation"], cell_size, name="degradation")["degradation_mean"]})
+    hem_cells = cell_statistics(hem_pixels, cell_size, name="hemeroby")["hemeroby_mean"].rename(
+        "hemeroby"
+    )
+    truth = xr.Dataset(
+        {
+            "hemeroby": hem_cells,
+            "ei": 1 - hem_cells / table.maximum,
+            "degradation": cell_statistics(pixel["degradation"], cell_size, name="degradation")[
+                "degradation_mean"
+            ],
+        }
+    )
     truth.attrs.update(hemeroby_table=table.label, seed=seed)
     sites = _recorders(layers, truth, n_sites, rng)
     return IntegrityScene(layers, truth, sites, table)
 
 
-def _recorders(layers: xr.Dataset, truth: xr.Dataset, n_sites: int, rng: np.random.Generator) -> pd.DataFrame:
+def _recorders(
+    layers: xr.Dataset, truth: xr.Dataset, n_sites: int, rng: np.random.Generator
+) -> pd.DataFrame:
     land = np.argwhere(np.isfinite(truth.hemeroby.values) & (layers.valid_fraction.values > 0.99))
     rows, cols = land[rng.choice(len(land), size=min(n_sites, len(land)), replace=False)].T
     hem = truth.hemeroby.values[rows, cols]
@@ -128,7 +157,18 @@ def _recorders(layers: xr.Dataset, truth: xr.Dataset, n_sites: int, rng: np.rand
     grid = layers.odc.geobox
     x, y = grid.affine @ (cols + 0.5, rows + 0.5)
     lon, lat = Transformer.from_crs(grid.crs.to_wkt(), "EPSG:4326", always_xy=True).transform(x, y)
-    return pd.DataFrame({"site": [f"S{i:03d}" for i in range(len(rows))], "latitude": lat, "longitude": lon,
-                         "row": rows, "col": cols, "recording_hours": hours, "n_nights": nights,
-                         "anthropogenic_events": events, "anthropogenic_per_100h": events / hours * 100,
-                         "bat_passes": passes, "bat_passes_per_night": passes / nights})
+    return pd.DataFrame(
+        {
+            "site": [f"S{i:03d}" for i in range(len(rows))],
+            "latitude": lat,
+            "longitude": lon,
+            "row": rows,
+            "col": cols,
+            "recording_hours": hours,
+            "n_nights": nights,
+            "anthropogenic_events": events,
+            "anthropogenic_per_100h": events / hours * 100,
+            "bat_passes": passes,
+            "bat_passes_per_night": passes / nights,
+        }
+    )

@@ -32,12 +32,19 @@ __all__ = [
 
 METRICS = ["n", "pearson", "spearman", "mae", "rmse", "accuracy", "accuracy_within_1"]
 MODELS = ("bn", "lightgbm")
-LIGHTGBM_DEFAULTS: dict[str, Any] = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "verbose": -1,
-                                     "n_jobs": 1}
+LIGHTGBM_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 200,
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "verbose": -1,
+    "n_jobs": 1,
+}
 
 
 # -- folds ---------------------------------------------------------------------------------------
-def spatial_blocks(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, block_size: float) -> np.ndarray:
+def spatial_blocks(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, block_size: float
+) -> np.ndarray:
     """Block id (0..B-1) of each cell: the square of side ``block_size`` (metres, projected
     coordinates) it falls in, on a grid anchored at the origin so that a cell's block does not
     depend on which other cells are present. Folds made of whole blocks keep spatially
@@ -49,8 +56,10 @@ def spatial_blocks(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndar
         raise ValueError(f"block_size must be a positive number of metres, got {block_size!r}")
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
-        raise ValueError(f"{int(bad.sum())} cells have missing or infinite coordinates (first at position "
-                         f"{int(np.flatnonzero(bad)[0])}); blocks need every cell located")
+        raise ValueError(
+            f"{int(bad.sum())} cells have missing or infinite coordinates (first at position "
+            f"{int(np.flatnonzero(bad)[0])}); blocks need every cell located"
+        )
     if not len(x):
         return np.zeros(0, np.int64)
     squares = np.column_stack([np.floor(x / block_size), np.floor(y / block_size)]).astype(np.int64)
@@ -67,7 +76,9 @@ def assign_folds(blocks: Sequence[int] | np.ndarray, n_folds: int = 5, seed: int
         raise ValueError(f"n_folds must be at least 2, got {n_folds}")
     ids, inverse, sizes = np.unique(blocks, return_inverse=True, return_counts=True)
     if len(ids) < n_folds:
-        raise ValueError(f"{len(ids)} blocks cannot fill {n_folds} folds; use smaller blocks or fewer folds")
+        raise ValueError(
+            f"{len(ids)} blocks cannot fill {n_folds} folds; use smaller blocks or fewer folds"
+        )
     order = np.random.default_rng(seed).permutation(len(ids))
     fold_of_block = np.empty(len(ids), np.int64)
     load = np.zeros(n_folds, np.int64)
@@ -87,7 +98,9 @@ def _nearest_state(values: np.ndarray, states: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scores(true_ei: np.ndarray, pred_ei: np.ndarray, true_class: np.ndarray, pred_class: np.ndarray) -> dict:
+def _scores(
+    true_ei: np.ndarray, pred_ei: np.ndarray, true_class: np.ndarray, pred_class: np.ndarray
+) -> dict:
     """The metrics over the rows where the model gave a prediction."""
     from scipy.stats import spearmanr
 
@@ -129,16 +142,26 @@ class CrossValidationResult:
     def summary(self) -> str:
         """A short plain-text table of the pooled metrics, for logs and reports."""
         s = self.settings
-        head = (f"spatially blocked {s.get('n_folds')}-fold cross-validation: {s.get('n_rows')} labelled cells in "
-                f"{s.get('n_blocks')} blocks of {s.get('block_size'):g} m (seed {s.get('seed')})")
-        table = self.overall.set_index("model").rename(columns={"accuracy_within_1": "acc_within_1"})
+        head = (
+            f"spatially blocked {s.get('n_folds')}-fold cross-validation: {s.get('n_rows')} "
+            "labelled cells in "
+            f"{s.get('n_blocks')} blocks of {s.get('block_size'):g} m (seed {s.get('seed')})"
+        )
+        table = self.overall.set_index("model").rename(
+            columns={"accuracy_within_1": "acc_within_1"}
+        )
         return head + "\n" + table.to_string(float_format=lambda v: f"{v:.3f}") + "\n"
 
     def to_dict(self) -> dict[str, Any]:
         """Settings, per-fold and pooled metrics as JSON-ready data (NaN -> null); the
         per-row predictions are left out (write ``predictions`` as a table if needed)."""
-        return json_ready({"settings": self.settings, "overall": self.overall.to_dict(orient="records"),
-                           "folds": self.folds.to_dict(orient="records")})
+        return json_ready(
+            {
+                "settings": self.settings,
+                "overall": self.overall.to_dict(orient="records"),
+                "folds": self.folds.to_dict(orient="records"),
+            }
+        )
 
 
 def _check_columns(table: pd.DataFrame, columns: Iterable[str]) -> None:
@@ -147,7 +170,9 @@ def _check_columns(table: pd.DataFrame, columns: Iterable[str]) -> None:
         raise ValueError(f"the table lacks columns {missing}")
 
 
-def _lightgbm_features(table: pd.DataFrame, features: list[str], categorical: set[str]) -> pd.DataFrame:
+def _lightgbm_features(
+    table: pd.DataFrame, features: list[str], categorical: set[str]
+) -> pd.DataFrame:
     """Raw feature values for LightGBM: numbers as floats (NaN kept, LightGBM routes it),
     categorical columns as pandas categories fixed over the whole table so that every fold
     codes a category the same way."""
@@ -159,8 +184,62 @@ def _lightgbm_features(table: pd.DataFrame, features: list[str], categorical: se
         elif pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             out[name] = column.to_numpy(float)
         else:
-            raise ValueError(f"feature {name!r} is not numeric ({column.dtype}); list it in categorical")
+            raise ValueError(
+                f"feature {name!r} is not numeric ({column.dtype}); list it in categorical"
+            )
     return pd.DataFrame(out, index=table.index)
+
+
+def _labelled_rows(table: pd.DataFrame, label: str,
+                   states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The label values, the positions of the labelled rows and each label's state index;
+    a label that is not one of the network's states is an error."""
+    labels = pd.to_numeric(table[label], errors="coerce").to_numpy(float)
+    labelled = np.flatnonzero(np.isfinite(labels))
+    if not len(labelled):
+        raise ValueError(f"no labelled rows: column {label!r} is all NaN")
+    true_class = _nearest_state(labels, states)
+    off_state = labelled[states[true_class[labelled]] != labels[labelled]]
+    if len(off_state):
+        bad = sorted(set(labels[off_state].tolist()))[:5]
+        raise ValueError(f"labels {bad} in {label!r} are not among the network's hemeroby "
+                         f"states {states.tolist()}")
+    return labels, labelled, true_class
+
+
+@dataclass
+class _HeldOut:
+    """One model's predictions for the held-out rows of every fold (NaN / -1 until made)."""
+
+    ei: np.ndarray
+    ei_sd: np.ndarray
+    hemeroby_class: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> _HeldOut:
+        return cls(np.full(n, np.nan), np.full(n, np.nan), np.full(n, -1, np.int64))
+
+    def put(self, rows: np.ndarray, predicted: pd.DataFrame, states: np.ndarray) -> None:
+        """The network's predictions (``IntegrityNetwork.predict``) for ``rows``."""
+        self.ei[rows] = predicted["ei"].to_numpy(float)
+        self.ei_sd[rows] = predicted["ei_sd"].to_numpy(float)
+        self.hemeroby_class[rows] = _nearest_state(predicted["hemeroby_mode"].to_numpy(float),
+                                                   states)
+
+
+def _score_table(true_ei: np.ndarray, true_class: np.ndarray, folds: np.ndarray, n_folds: int,
+                 models: dict[str, _HeldOut]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per model and fold, and per model pooled over all held-out rows."""
+    rows, overall = [], []
+    for name, held_out in models.items():
+        ei, cls = held_out.ei, held_out.hemeroby_class
+        overall.append({"model": name, **_scores(true_ei, ei, true_class, cls)})
+        for f in range(n_folds):
+            held = folds == f
+            rows.append({"model": name, "fold": f,
+                         **_scores(true_ei[held], ei[held], true_class[held], cls[held])})
+    return (pd.DataFrame(rows, columns=["model", "fold", *METRICS]),
+            pd.DataFrame(overall, columns=["model", *METRICS]))
 
 
 def blocked_cross_validation(
@@ -203,19 +282,11 @@ def blocked_cross_validation(
 
     template = make_network()
     if not isinstance(template, IntegrityNetwork):
-        raise TypeError(f"make_network must return an IntegrityNetwork, got {type(template).__name__}")
+        got = type(template).__name__
+        raise TypeError(f"make_network must return an IntegrityNetwork, got {got}")
     states = np.asarray(template.hemeroby_values, float)
     maximum = float(template.hemeroby_max)
-
-    labels = pd.to_numeric(table[label], errors="coerce").to_numpy(float)
-    labelled = np.flatnonzero(np.isfinite(labels))
-    if not len(labelled):
-        raise ValueError(f"no labelled rows: column {label!r} is all NaN")
-    true_class = _nearest_state(labels, states)
-    off_state = labelled[states[true_class[labelled]] != labels[labelled]]
-    if len(off_state):
-        bad = sorted(set(labels[off_state].tolist()))[:5]
-        raise ValueError(f"labels {bad} in {label!r} are not among the network's hemeroby states {states.tolist()}")
+    labels, labelled, true_class = _labelled_rows(table, label, states)
 
     data = table.iloc[labelled]
     blocks = spatial_blocks(data[x].to_numpy(), data[y].to_numpy(), block_size)
@@ -227,41 +298,37 @@ def blocked_cross_validation(
     params = {**LIGHTGBM_DEFAULTS, "random_state": seed, **(lightgbm_params or {})}
 
     n = len(data)
-    bn_ei, bn_sd, bn_class = np.full(n, np.nan), np.full(n, np.nan), np.full(n, -1, np.int64)
-    lgbm_ei, lgbm_class = np.full(n, np.nan), np.full(n, -1, np.int64)
+    bn, lgbm = _HeldOut.empty(n), _HeldOut.empty(n)
     for f in range(n_folds):
         test, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
         net = template if f == 0 else make_network()
         net.fit(data.iloc[train], label=label, numeric=numeric, categorical=categorical)
-        predicted = net.predict(data.iloc[test])
-        bn_ei[test] = predicted["ei"].to_numpy(float)
-        bn_sd[test] = predicted["ei_sd"].to_numpy(float)
-        bn_class[test] = _nearest_state(predicted["hemeroby_mode"].to_numpy(float), states)
+        bn.put(test, net.predict(data.iloc[test]), states)
 
         model = LGBMRegressor(**params).fit(X.iloc[train], truth[train])
         hemeroby = np.clip(model.predict(X.iloc[test]), 0, maximum)
-        lgbm_ei[test] = 1 - hemeroby / maximum
-        lgbm_class[test] = _nearest_state(hemeroby, states)
+        lgbm.ei[test] = 1 - hemeroby / maximum
+        lgbm.hemeroby_class[test] = _nearest_state(hemeroby, states)
 
-    rows, overall = [], []
-    for name, ei, cls in (("bn", bn_ei, bn_class), ("lightgbm", lgbm_ei, lgbm_class)):
-        overall.append({"model": name, **_scores(true_ei, ei, true_class, cls)})
-        for f in range(n_folds):
-            held = folds == f
-            rows.append({"model": name, "fold": f, **_scores(true_ei[held], ei[held], true_class[held], cls[held])})
-    predictions = pd.DataFrame({"fold": folds, "true_ei": true_ei, "bn_ei": bn_ei, "bn_ei_sd": bn_sd,
-                                "lgbm_ei": lgbm_ei}, index=data.index)
+    fold_scores, overall = _score_table(true_ei, true_class, folds, n_folds,
+                                        {"bn": bn, "lightgbm": lgbm})
+    predictions = pd.DataFrame({"fold": folds, "true_ei": true_ei, "bn_ei": bn.ei,
+                                "bn_ei_sd": bn.ei_sd, "lgbm_ei": lgbm.ei}, index=data.index)
     settings = {"label": label, "block_size": float(block_size), "n_folds": int(n_folds),
                 "n_blocks": int(len(np.unique(blocks))), "n_rows": int(n), "seed": int(seed),
-                "hemeroby_max": maximum, "numeric": numeric, "categorical": categorical, "features": features,
-                "lightgbm_params": params}
-    return CrossValidationResult(pd.DataFrame(rows, columns=["model", "fold", *METRICS]),
-                                 pd.DataFrame(overall, columns=["model", *METRICS]), predictions, settings)
+                "hemeroby_max": maximum, "numeric": numeric, "categorical": categorical,
+                "features": features, "lightgbm_params": params}
+    return CrossValidationResult(fold_scores, overall, predictions, settings)
 
 
 # -- acoustic check -----------------------------------------------------------------------------
-def acoustic_relation(ei: Sequence[float] | np.ndarray, events: Sequence[float] | np.ndarray,
-                      hours: Sequence[float] | np.ndarray, *, confidence: float = 0.95) -> dict[str, Any]:
+def acoustic_relation(
+    ei: Sequence[float] | np.ndarray,
+    events: Sequence[float] | np.ndarray,
+    hours: Sequence[float] | np.ndarray,
+    *,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
     """How the rate of anthropogenic sound events at recording sites changes with EI: a
     Poisson GLM ``events ~ ei`` with log(hours) as offset, so that effort is not mistaken for
     disturbance. A falling rate as EI rises gives a negative slope; ``rate_ratio_per_0.1`` is
@@ -275,30 +342,37 @@ def acoustic_relation(ei: Sequence[float] | np.ndarray, events: Sequence[float] 
     import statsmodels.api as sm
     from scipy.stats import spearmanr
 
-    ei, events, hours = (np.asarray(a, float).ravel() for a in (ei, events, hours))
-    if not len(ei) == len(events) == len(hours):
-        raise ValueError(f"ei, events and hours differ in length ({len(ei)}, {len(events)}, {len(hours)})")
+    # arrays under names of their own: the parameters may be plain sequences
+    site_ei, counts, effort = (np.asarray(a, float).ravel() for a in (ei, events, hours))
+    if not len(site_ei) == len(counts) == len(effort):
+        raise ValueError(
+            f"ei, events and hours differ in length ({len(site_ei)}, {len(counts)}, {len(effort)})"
+        )
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie between 0 and 1, got {confidence}")
-    keep = np.isfinite(ei) & np.isfinite(events) & np.isfinite(hours) & (hours > 0)
-    ei, events, hours = ei[keep], events[keep], hours[keep]
-    if len(ei) < 3:
-        raise ValueError(f"only {len(ei)} recording sites with EI and effort (hours > 0); at least 3 are needed")
-    if (events < 0).any():
+    keep = np.isfinite(site_ei) & np.isfinite(counts) & np.isfinite(effort) & (effort > 0)
+    site_ei, counts, effort = site_ei[keep], counts[keep], effort[keep]
+    if len(site_ei) < 3:
+        raise ValueError(
+            f"only {len(site_ei)} recording sites with EI and effort (hours > 0); "
+            "at least 3 are needed"
+        )
+    if (counts < 0).any():
         raise ValueError("events must be counts (non-negative)")
-    if np.ptp(ei) == 0:
+    if np.ptp(site_ei) == 0:
         raise ValueError("EI is the same at every site: no relation can be estimated")
-    if not events.any():
+    if not counts.any():
         raise ValueError("no anthropogenic events at any site: the rate's slope is not estimable")
 
-    fit = sm.GLM(events, sm.add_constant(ei, has_constant="add"), family=sm.families.Poisson(),
-                 offset=np.log(hours)).fit()
+    fit = sm.GLM(counts, sm.add_constant(site_ei, has_constant="add"),
+                 family=sm.families.Poisson(), offset=np.log(effort)).fit()
     low, high = np.asarray(fit.conf_int(alpha=1 - confidence))[1]
     slope = float(fit.params[1])
-    rho = spearmanr(ei, events / hours).statistic
+    rho = spearmanr(site_ei, counts / effort).statistic
     return {"slope": slope, "slope_ci": [float(low), float(high)],
             "rate_ratio_per_0.1": float(np.exp(0.1 * slope)),
             "rate_ratio_ci": [float(np.exp(0.1 * low)), float(np.exp(0.1 * high))],
-            "p_value": float(fit.pvalues[1]), "n_sites": int(len(ei)), "spearman_rho": float(rho),
+            "p_value": float(fit.pvalues[1]), "n_sites": int(len(site_ei)),
+            "spearman_rho": float(rho),
             "intercept": float(fit.params[0]), "dispersion": float(fit.pearson_chi2 / fit.df_resid),
             "confidence": float(confidence)}

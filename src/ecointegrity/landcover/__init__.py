@@ -3,8 +3,14 @@
 Class schemes as data, feature recipes from the annual products, spatial-block training,
 LightGBM / random-forest models with their provenance, pixel- or object-based maps with a
 minimum mapping unit, accuracy and Olofsson et al. (2014) area estimates, and change backed by
-spectral evidence. Uses ``ecointegrity.cube`` and reads the mosaics' products; never the layers above.
+spectral evidence. Uses ``ecointegrity.cube`` and reads the mosaics' products; never the layers
+above.
+
+Layering (a module imports only modules to its left):
+accuracy, change, features, schemes, segmentation, training <- model <- mapping <- workflow
 """
+
+from __future__ import annotations
 
 from .accuracy import (
     AccuracyReport,

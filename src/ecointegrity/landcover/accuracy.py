@@ -243,6 +243,71 @@ class AreaEstimate:
         )
 
 
+def _confusion_counts(confusion: Any) -> tuple[np.ndarray, list[Any]]:
+    """A square float array of counts (rows map, columns reference) and its class labels."""
+    if isinstance(confusion, pd.DataFrame):
+        classes = list(confusion.index)
+        if set(confusion.columns) != set(classes):
+            raise ValueError("confusion DataFrame needs the same classes as index and columns")
+        counts = confusion.loc[:, classes].to_numpy(dtype=float)
+    else:
+        counts = np.asarray(confusion, dtype=float)
+        classes = list(range(1, counts.shape[0] + 1)) if counts.ndim == 2 else []
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"confusion must be a square matrix, got shape {counts.shape}")
+    return counts, classes
+
+
+def _stratum_areas(mapped_area: Any, classes: list[Any]) -> np.ndarray:
+    """The mapped area of each class in ``classes`` order."""
+    if isinstance(mapped_area, (Mapping, pd.Series)):
+        area_i = np.array([mapped_area[c] for c in classes], dtype=float)
+    else:
+        area_i = np.asarray(mapped_area, dtype=float)
+    if area_i.shape != (len(classes),) or (area_i < 0).any() or area_i.sum() <= 0:
+        raise ValueError("mapped_area needs one non-negative area per class, positive in total")
+    return area_i
+
+
+@dataclass(frozen=True)
+class _Proportions:
+    """Olofsson et al. (2014) estimates as arrays over classes (see `AreaEstimate`)."""
+
+    weights: np.ndarray  # W_i
+    cells: np.ndarray  # p_ij
+    columns: np.ndarray  # p_.j, eq. 9
+    columns_se: np.ndarray  # eq. 10
+    overall_se: float  # eq. 5
+    user: np.ndarray  # eq. 2
+    user_var: np.ndarray  # eq. 6 squared
+    producer: np.ndarray  # eq. 3
+    producer_se: np.ndarray  # eq. 7
+
+
+def _proportions(counts: np.ndarray, area_i: np.ndarray, n_i: np.ndarray) -> _Proportions:
+    w = area_i / area_i.sum()
+    # Within-stratum shares n_ij / n_i.; strata with nothing mapped (W=0) contribute nothing.
+    share = np.nan_to_num(_ratio(counts, n_i[:, None]))
+    p = w[:, None] * share
+    p_col = p.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # W_i^2 q (1 - q) / (n_i. - 1) per cell: summed down a column it is eq. 10's variance;
+        # on the diagonal it is W_i^2 V(U_i), eq. 5's terms. NaN when n_i. = 1: undefined.
+        cell_var = np.where(w[:, None] > 0, (w**2 / (n_i - 1))[:, None] * share * (1 - share), 0.0)
+        ua = np.where(n_i > 0, np.diag(share), np.nan)
+        ua_var = ua * (1 - ua) / (n_i - 1)
+        pa = _ratio(np.diag(p), p_col)
+        # Eq. 7 divided through by N^2, so that W_i and p_.j stand for N_i. and N_.j.
+        diag = np.diag(cell_var)
+        pa_var = ((1 - pa) ** 2 * diag + pa**2 * (cell_var.sum(axis=0) - diag)) / p_col**2
+    return _Proportions(w, p, p_col, np.sqrt(cell_var.sum(axis=0)), float(np.sqrt(diag.sum())),
+                        ua, ua_var, pa, np.sqrt(pa_var))
+
+
+def _floats(a: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(x) for x in a)
+
+
 def stratified_estimates(
     confusion: Any, mapped_area: Any, confidence: float = 0.95, z: float | None = None
 ) -> AreaEstimate:
@@ -267,22 +332,8 @@ def stratified_estimates(
     Returns:
         An `AreaEstimate`. SEs are NaN for strata with a single sample (n_i. - 1 = 0).
     """
-    if isinstance(confusion, pd.DataFrame):
-        classes = list(confusion.index)
-        if set(confusion.columns) != set(classes):
-            raise ValueError("confusion DataFrame needs the same classes as index and columns")
-        counts = confusion.loc[:, classes].to_numpy(dtype=float)
-    else:
-        counts = np.asarray(confusion, dtype=float)
-        classes = list(range(1, counts.shape[0] + 1)) if counts.ndim == 2 else []
-    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-        raise ValueError(f"confusion must be a square matrix, got shape {counts.shape}")
-    if isinstance(mapped_area, (Mapping, pd.Series)):
-        area_i = np.array([mapped_area[c] for c in classes], dtype=float)
-    else:
-        area_i = np.asarray(mapped_area, dtype=float)
-    if area_i.shape != (len(classes),) or (area_i < 0).any() or area_i.sum() <= 0:
-        raise ValueError("mapped_area needs one non-negative area per class, positive in total")
+    counts, classes = _confusion_counts(confusion)
+    area_i = _stratum_areas(mapped_area, classes)
     n_i = counts.sum(axis=1)
     if ((n_i == 0) & (area_i > 0)).any():
         raise ValueError("every mapped stratum needs at least one sample")
@@ -290,51 +341,30 @@ def stratified_estimates(
         raise ValueError("confidence must be in (0, 1)")
     z = NormalDist().inv_cdf(0.5 + confidence / 2) if z is None else z
     total = area_i.sum()
-    w = area_i / total
-    # Within-stratum shares n_ij / n_i.; strata with nothing mapped (W=0) contribute nothing.
-    share = np.nan_to_num(_ratio(counts, n_i[:, None]))
-    p = w[:, None] * share
-    p_col = p.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # W_i^2 q (1 - q) / (n_i. - 1) per cell: summed down a column it is eq. 10's variance;
-        # on the diagonal it is W_i^2 V(U_i), eq. 5's terms. NaN when n_i. = 1: undefined.
-        cell_var = np.where(w[:, None] > 0, (w**2 / (n_i - 1))[:, None] * share * (1 - share), 0.0)
-        ua = np.where(n_i > 0, np.diag(share), np.nan)
-        ua_var = ua * (1 - ua) / (n_i - 1)
-        pa = _ratio(np.diag(p), p_col)
-        # Eq. 7 divided through by N^2, so that W_i and p_.j stand for N_i. and N_.j.
-        diag = np.diag(cell_var)
-        pa_var = ((1 - pa) ** 2 * diag + pa**2 * (cell_var.sum(axis=0) - diag)) / p_col**2
-    p_se = np.sqrt(cell_var.sum(axis=0))
-    oa_se = float(np.sqrt(diag.sum()))
-    pa_se = np.sqrt(pa_var)
-
-    def tup(a: np.ndarray) -> tuple[float, ...]:
-        return tuple(float(x) for x in a)
-
+    est = _proportions(counts, area_i, n_i)
     return AreaEstimate(
         classes=tuple(classes),
         confidence=confidence,
         z=z,
         total_area=float(total),
-        mapped_area=tup(area_i),
-        weights=tup(w),
+        mapped_area=_floats(area_i),
+        weights=_floats(est.weights),
         sample_counts=tuple(int(x) for x in n_i),
-        cell_proportions=tuple(tup(row) for row in p),
-        proportion=tup(p_col),
-        proportion_se=tup(p_se),
-        area=tup(total * p_col),
-        area_se=tup(total * p_se),
-        area_ci=tup(z * total * p_se),
-        overall_accuracy=float(np.trace(p)),
-        overall_accuracy_se=oa_se,
-        overall_accuracy_ci=z * oa_se,
-        user_accuracy=tup(ua),
-        user_accuracy_se=tup(np.sqrt(ua_var)),
-        user_accuracy_ci=tup(z * np.sqrt(ua_var)),
-        producer_accuracy=tup(pa),
-        producer_accuracy_se=tup(pa_se),
-        producer_accuracy_ci=tup(z * pa_se),
+        cell_proportions=tuple(_floats(row) for row in est.cells),
+        proportion=_floats(est.columns),
+        proportion_se=_floats(est.columns_se),
+        area=_floats(total * est.columns),
+        area_se=_floats(total * est.columns_se),
+        area_ci=_floats(z * total * est.columns_se),
+        overall_accuracy=float(np.trace(est.cells)),
+        overall_accuracy_se=est.overall_se,
+        overall_accuracy_ci=z * est.overall_se,
+        user_accuracy=_floats(est.user),
+        user_accuracy_se=_floats(np.sqrt(est.user_var)),
+        user_accuracy_ci=_floats(z * np.sqrt(est.user_var)),
+        producer_accuracy=_floats(est.producer),
+        producer_accuracy_se=_floats(est.producer_se),
+        producer_accuracy_ci=_floats(z * est.producer_se),
     )
 
 
@@ -417,7 +447,7 @@ def allocate_sample(
     else:
         raise ValueError(f"unknown method {method!r}; use 'proportional', 'equal' or 'minimum'")
     counts = _round_to_total(quotas, n)
-    return dict(zip(keys, (int(c) for c in counts))) if keys is not None else counts
+    return dict(zip(keys, (int(c) for c in counts), strict=True)) if keys is not None else counts
 
 
 def draw_stratified_sample(

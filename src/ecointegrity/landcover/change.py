@@ -17,7 +17,14 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["ChangeResult", "spectral_distance", "detect_change", "remove_small_patches", "change_matrix", "FROM_TO_FACTOR"]
+__all__ = [
+    "ChangeResult",
+    "spectral_distance",
+    "detect_change",
+    "remove_small_patches",
+    "change_matrix",
+    "FROM_TO_FACTOR",
+]
 
 FROM_TO_FACTOR = 100  # from-to code = from * 100 + to
 
@@ -33,11 +40,15 @@ class ChangeResult:
 
     def pairs(self) -> dict[tuple[int, int], int]:
         codes, counts = np.unique(self.from_to[self.changed], return_counts=True)
-        return {(int(c) // FROM_TO_FACTOR, int(c) % FROM_TO_FACTOR): int(n) for c, n in zip(codes, counts)}
+        return {
+            (int(c) // FROM_TO_FACTOR, int(c) % FROM_TO_FACTOR): int(n)
+            for c, n in zip(codes, counts, strict=True)
+        }
 
 
 def spectral_distance(before: xr.Dataset, after: xr.Dataset, bands: Sequence[str]) -> np.ndarray:
-    """Euclidean distance between two geomedians over ``bands`` (y, x), NaN where either is missing."""
+    """Euclidean distance between two geomedians over ``bands`` (y, x), NaN where either is
+    missing."""
     a = np.stack([np.asarray(before[b].values, np.float64) for b in bands])
     b = np.stack([np.asarray(after[b].values, np.float64) for b in bands])
     return np.sqrt(((a - b) ** 2).sum(axis=0)).astype(np.float32)
@@ -83,16 +94,28 @@ def detect_change(
     used = None
     if distance is not None:
         stable = valid & ~changed & np.isfinite(distance)
-        used = float(threshold) if threshold is not None else float(np.percentile(distance[stable], stable_percentile))
+        used = (
+            float(threshold)
+            if threshold is not None
+            else float(np.percentile(distance[stable], stable_percentile))
+        )
         changed &= np.nan_to_num(distance, nan=0.0) > used
     min_px = int(np.ceil(mmu_ha * 10_000 / pixel_area_m2))
     changed = remove_small_patches(changed, min_px)
-    from_to = np.where(changed, before.astype(np.int32) * FROM_TO_FACTOR + after.astype(np.int32), 0).astype(np.int32)
+    from_to = np.where(
+        changed, before.astype(np.int32) * FROM_TO_FACTOR + after.astype(np.int32), 0
+    ).astype(np.int32)
     return ChangeResult(from_to, changed, used)
 
 
-def change_matrix(before: np.ndarray, after: np.ndarray, *, pixel_area_m2: float = 900.0, nodata: int = 0,
-                  names: dict[int, str] | None = None) -> pd.DataFrame:
+def change_matrix(
+    before: np.ndarray,
+    after: np.ndarray,
+    *,
+    pixel_area_m2: float = 900.0,
+    nodata: int = 0,
+    names: dict[int, str] | None = None,
+) -> pd.DataFrame:
     """Area in hectares of every (from, to) class pair: rows ``from``, columns ``to``."""
     valid = (before != nodata) & (after != nodata)
     table = pd.crosstab(pd.Series(before[valid], name="from"), pd.Series(after[valid], name="to"))

@@ -36,7 +36,8 @@ class Recipe:
 
     def feature_names(self) -> list[str]:
         names = [f"{p}.{b}" for p, b in self.bands]
-        return names + (["terrain.elevation", "terrain.slope", "terrain.aspect_sin", "terrain.aspect_cos"] if self.terrain else [])
+        terrain = ["terrain.elevation", "terrain.slope", "terrain.aspect_sin", "terrain.aspect_cos"]
+        return names + (terrain if self.terrain else [])
 
     def to_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "bands": [list(b) for b in self.bands],
@@ -44,7 +45,8 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Recipe:
-        return cls(d["name"], d["version"], tuple(tuple(b) for b in d["bands"]), d.get("terrain", False), d.get("description", ""))
+        return cls(d["name"], d["version"], tuple(tuple(b) for b in d["bands"]),
+                   d.get("terrain", False), d.get("description", ""))
 
 
 _GM6 = tuple(("geomedian", b) for b in ("blue", "green", "red", "nir", "swir1", "swir2"))
@@ -52,14 +54,19 @@ _MADS = (("geomedian", "emad"), ("geomedian", "smad"), ("geomedian", "bcmad"))
 _TC = tuple(("tasselled_cap", b) for b in ("brightness", "greenness", "wetness"))
 _NDVI = tuple(("ndvi", b) for b in ("ndvi", "ndvi_p10", "ndvi_p50", "ndvi_p90"))
 
+# The MAD-Mex Landsat features: every annual product of the mosaics.
+_MADMEX = (*_GM6, *_MADS, *_TC, *_NDVI, ("ndwi", "ndwi"), ("ndwi", "mndwi"), ("wofs", "frequency"))
+_VISIBLE_NIR = tuple(("geomedian", b) for b in ("blue", "green", "red", "nir"))
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in [
-        Recipe("madmex-landsat", "1.0.0", _GM6 + _MADS + _TC + _NDVI + (("ndwi", "ndwi"), ("ndwi", "mndwi"), ("wofs", "frequency")),
-               description="Geomedian, MADs, tasselled cap, NDVI percentiles, NDWI/MNDWI, WOfS frequency"),
-        Recipe("madmex-landsat-terrain", "1.0.0", _GM6 + _MADS + _TC + _NDVI + (("ndwi", "ndwi"), ("ndwi", "mndwi"), ("wofs", "frequency")),
-               terrain=True, description="madmex-landsat plus elevation, slope and aspect"),
-        Recipe("visible-nir", "1.0.0", tuple(("geomedian", b) for b in ("blue", "green", "red", "nir")) + _MADS + _NDVI + (("ndwi", "ndwi"),),
+        Recipe("madmex-landsat", "1.0.0", _MADMEX,
+               description="Geomedian, MADs, tasselled cap, NDVI percentiles, NDWI/MNDWI, WOfS "
+               "frequency"),
+        Recipe("madmex-landsat-terrain", "1.0.0", _MADMEX, terrain=True,
+               description="madmex-landsat plus elevation, slope and aspect"),
+        Recipe("visible-nir", "1.0.0", (*_VISIBLE_NIR, *_MADS, *_NDVI, ("ndwi", "ndwi")),
                description="For sensors without SWIR (CBERS-4 AWFI, some aerial cameras)"),
     ]
 }
@@ -86,16 +93,21 @@ def terrain(dem: xr.DataArray) -> dict[str, xr.DataArray]:
     dz_dy = -dz_dy  # rows run north to south
     slope = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
     aspect = np.arctan2(-dz_dx, -dz_dy)  # direction the slope faces, clockwise from north
-    like = dict(dims=dem.dims, coords=dem.coords)
+
+    def like(values: np.ndarray) -> xr.DataArray:  # on the DEM's grid
+        return xr.DataArray(values.astype(np.float32), dims=dem.dims, coords=dem.coords)
+
     return {
-        "terrain.elevation": xr.DataArray(z.astype(np.float32), **like),
-        "terrain.slope": xr.DataArray(slope.astype(np.float32), **like),
-        "terrain.aspect_sin": xr.DataArray(np.sin(aspect).astype(np.float32), **like),
-        "terrain.aspect_cos": xr.DataArray(np.cos(aspect).astype(np.float32), **like),
+        "terrain.elevation": like(z),
+        "terrain.slope": like(slope),
+        "terrain.aspect_sin": like(np.sin(aspect)),
+        "terrain.aspect_cos": like(np.cos(aspect)),
     }
 
 
-def build_features(products: Mapping[str, xr.Dataset], recipe: Recipe | str, dem: xr.DataArray | None = None) -> xr.DataArray:
+def build_features(
+    products: Mapping[str, xr.Dataset], recipe: Recipe | str, dem: xr.DataArray | None = None
+) -> xr.DataArray:
     """Stack a recipe's features from product datasets into a (feature, y, x) float32 array.
 
     Raises:
@@ -112,9 +124,13 @@ def build_features(products: Mapping[str, xr.Dataset], recipe: Recipe | str, dem
         if dem is None:
             raise KeyError(f"recipe {recipe.name!r} uses terrain: give a DEM")
         layers += list(terrain(dem).values())
-    stacked = xr.concat([layer.drop_vars("spatial_ref", errors="ignore") for layer in layers], dim=FEATURE_DIM)
+    stacked = xr.concat(
+        [layer.drop_vars("spatial_ref", errors="ignore") for layer in layers], dim=FEATURE_DIM
+    )
     stacked = stacked.assign_coords({FEATURE_DIM: recipe.feature_names()})
-    spatial_ref = next((ds.spatial_ref for ds in products.values() if "spatial_ref" in ds.coords), None)
+    spatial_ref = next(
+        (ds.spatial_ref for ds in products.values() if "spatial_ref" in ds.coords), None
+    )
     return stacked.assign_coords(spatial_ref=spatial_ref) if spatial_ref is not None else stacked
 
 

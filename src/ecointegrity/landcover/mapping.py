@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pystac
@@ -32,7 +32,19 @@ from .model import LandCoverModel
 from .schemes import load_scheme
 from .segmentation import paint, segment, zonal_mean
 
-__all__ = ["landcover_spec", "sieve_mmu", "classify", "LandCoverTask", "LandCoverRun", "run_landcover", "to_polygons", "write_polygons"]
+if TYPE_CHECKING:  # geopandas loads only where polygons are made
+    import geopandas as gpd
+
+__all__ = [
+    "landcover_spec",
+    "sieve_mmu",
+    "classify",
+    "LandCoverTask",
+    "LandCoverRun",
+    "run_landcover",
+    "to_polygons",
+    "write_polygons",
+]
 
 
 def landcover_spec(scheme: str) -> ProductSpec:
@@ -41,19 +53,40 @@ def landcover_spec(scheme: str) -> ProductSpec:
     return ProductSpec(
         name=f"landcover-{sch.name}",
         title=f"Land cover ({sch.title})",
-        description=f"Land-cover classes of scheme {sch.name} {sch.version}, and the classifier's confidence.",
+        description=f"Land-cover classes of scheme {sch.name} {sch.version}, and the "
+        "classifier's confidence.",
         bands=(
-            ProductBand("class", "uint8" if max(sch.codes) < 255 else "uint16", nodata=sch.nodata, description="class code"),
-            ProductBand("confidence", "uint8", nodata=255, scale=0.01, description="probability of the mapped class"),
+            ProductBand(
+                "class",
+                "uint8" if max(sch.codes) < 255 else "uint16",
+                nodata=sch.nodata,
+                description="class code",
+            ),
+            ProductBand(
+                "confidence",
+                "uint8",
+                nodata=255,
+                scale=0.01,
+                description="probability of the mapped class",
+            ),
         ),
         colormap="scheme",
-        extra={"scheme": sch.name, "scheme_version": sch.version, "default_band": "class",
-               "legend": {str(c): name for c, name in sch.names("es").items()}},
+        extra={
+            "scheme": sch.name,
+            "scheme_version": sch.version,
+            "default_band": "class",
+            "legend": {str(c): name for c, name in sch.names("es").items()},
+        },
     )
 
 
-def sieve_mmu(classes: np.ndarray, *, pixel_area_m2: float, mmu_ha: float, nodata: int = 0) -> np.ndarray:
-    """Merge patches smaller than the minimum mapping unit into their largest neighbour."""
+def sieve_mmu(
+    classes: np.ndarray, *, pixel_area_m2: float, mmu_ha: float, nodata: int | None = 0
+) -> np.ndarray:
+    """Merge patches smaller than the minimum mapping unit into their largest neighbour.
+
+    ``nodata`` pixels are left as they are; None (a scheme without a nodata code) sieves every
+    pixel."""
     min_px = math.ceil(mmu_ha * 10_000 / pixel_area_m2)
     if min_px <= 1:
         return classes
@@ -112,17 +145,28 @@ class LandCoverTask:
         period = TimeRange.years(self.year)
         if not self.overwrite and has_product(out, spec.name, tile, period):
             return None
-        features = features_from_catalog(LocalCatalog(self.products_catalog), model.recipe, period, tile.geobox)
+        features = features_from_catalog(
+            LocalCatalog(self.products_catalog), model.recipe, period, tile.geobox
+        )
         result = classify(model, features, mode=self.mode)  # type: ignore[arg-type]
         pixel_area = abs(tile.geobox.resolution.x * tile.geobox.resolution.y)
         nodata = load_scheme(model.scheme).nodata
         result["class"] = (("y", "x"), sieve_mmu(result["class"].values, pixel_area_m2=pixel_area,
                                                    mmu_ha=self.mmu_ha, nodata=nodata))
         return write_product(
-            out, spec, tile, period, result, register=False,
+            out,
+            spec,
+            tile,
+            period,
+            result,
+            register=False,
             colormaps={"class": load_scheme(model.scheme).colormap()},
-            properties={"ecointegrity:model": os.path.basename(self.model_path), "ecointegrity:mmu_ha": self.mmu_ha,
-                        "ecointegrity:mode": self.mode, "ecointegrity:recipe": f"{model.recipe.name}@{model.recipe.version}"},
+            properties={
+                "ecointegrity:model": os.path.basename(self.model_path),
+                "ecointegrity:mmu_ha": self.mmu_ha,
+                "ecointegrity:mode": self.mode,
+                "ecointegrity:recipe": f"{model.recipe.name}@{model.recipe.version}",
+            },
         )
 
 
@@ -152,8 +196,12 @@ def run_landcover(
     prepare_product(out, spec)
     run = LandCoverRun()
     for year in years:
-        task = LandCoverTask(str(model_path), str(products_catalog), out.root, year, mode, mmu_ha, overwrite)
-        tiled = run_tiles(task, tiles, scheduler=scheduler, progress=progress, description=f"land cover {year}")
+        task = LandCoverTask(
+            str(model_path), str(products_catalog), out.root, year, mode, mmu_ha, overwrite
+        )
+        tiled = run_tiles(
+            task, tiles, scheduler=scheduler, progress=progress, description=f"land cover {year}"
+        )
         items = [it for it in tiled.results.values() if it is not None]
         out.register_items(spec.name, items)
         run.written += items
@@ -162,22 +210,43 @@ def run_landcover(
     return run
 
 
-def to_polygons(classes: np.ndarray, geobox: GeoBox, *, nodata: int = 0, names: dict[int, str] | None = None,
-                value_name: str = "class"):
+def to_polygons(
+    classes: np.ndarray,
+    geobox: GeoBox,
+    *,
+    nodata: int = 0,
+    names: dict[int, str] | None = None,
+    value_name: str = "class",
+) -> gpd.GeoDataFrame:
     """Polygons of equal class (a GeoDataFrame with code, name and area in hectares)."""
     import geopandas as gpd
     from shapely.geometry import shape
 
-    records = [(shape(geom), int(value)) for geom, value in
-               shapes(classes.astype(np.int32), mask=classes != nodata, transform=geobox.affine, connectivity=8)]
-    gdf = gpd.GeoDataFrame({value_name: [v for _, v in records]}, geometry=[g for g, _ in records], crs=geobox.crs.to_wkt())
+    records = [
+        (shape(geom), int(value))
+        for geom, value in shapes(
+            classes.astype(np.int32),
+            mask=classes != nodata,
+            transform=geobox.affine,
+            connectivity=8,
+        )
+    ]
+    if geobox.crs is None:
+        raise ValueError("the grid has no CRS: polygons need one")
+    gdf = gpd.GeoDataFrame(
+        {value_name: [v for _, v in records]},
+        geometry=[g for g, _ in records],
+        crs=geobox.crs.to_wkt(),
+    )
     if names:
         gdf["name"] = gdf[value_name].map(names)
     gdf["area_ha"] = gdf.geometry.area / 10_000
     return gdf
 
 
-def write_polygons(gdf, path: str | os.PathLike, layer: str = "landcover") -> None:
+def write_polygons(
+    gdf: gpd.GeoDataFrame, path: str | os.PathLike, layer: str = "landcover"
+) -> None:
     """Write polygons to a GeoPackage, atomically."""
     with atomic_path(path, suffix=".gpkg") as tmp:
         os.unlink(tmp)  # the driver creates the file itself

@@ -46,7 +46,8 @@ class LandCoverModel:
         self,
         scheme: str,
         recipe: Recipe | str,
-        algorithm: Algorithm = "lightgbm",
+        # any name, as the CLI and model files give it: fit() rejects one it does not know
+        algorithm: Algorithm | str = "lightgbm",
         *,
         n_estimators: int = 100,
         learning_rate: float = 0.1,
@@ -68,15 +69,25 @@ class LandCoverModel:
             from lightgbm import LGBMClassifier
 
             return LGBMClassifier(
-                n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
-                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=self.random_state,
-                n_jobs=self.n_jobs or -1, verbose=-1,
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves,
+                subsample=0.8,
+                subsample_freq=1,
+                colsample_bytree=0.8,
+                random_state=self.random_state,
+                n_jobs=self.n_jobs or -1,
+                verbose=-1,
             )
         if self.algorithm == "random_forest":
             from sklearn.ensemble import RandomForestClassifier
 
-            return RandomForestClassifier(n_estimators=self.n_estimators, random_state=self.random_state,
-                                          n_jobs=self.n_jobs or -1, min_samples_leaf=2)
+            return RandomForestClassifier(
+                n_estimators=self.n_estimators,
+                random_state=self.random_state,
+                n_jobs=self.n_jobs or -1,
+                min_samples_leaf=2,
+            )
         raise ValueError(f"unknown algorithm {self.algorithm!r}; use 'lightgbm' or 'random_forest'")
 
     # -- fit --------------------------------------------------------------------------------
@@ -92,27 +103,43 @@ class LandCoverModel:
         """
         expected = tuple(self.recipe.feature_names())
         if training.feature_names != expected:
-            raise ValueError(f"training features {training.feature_names} do not follow recipe {self.recipe.name!r}: {expected}")
+            raise ValueError(
+                f"training features {training.feature_names} do not follow recipe "
+                f"{self.recipe.name!r}: {expected}"
+            )
         n_blocks = len(np.unique(training.blocks))
         folds = min(cv_folds, n_blocks)
         predicted = np.zeros_like(training.y)
         if folds >= 2:
-            for train, test in GroupKFold(n_splits=folds).split(training.X, training.y, training.blocks):
+            for train, test in GroupKFold(n_splits=folds).split(
+                training.X, training.y, training.blocks
+            ):
                 clf = self._classifier().fit(training.X[train], training.y[train])
                 predicted[test] = clf.predict(training.X[test])
             report = accuracy_report(training.y, predicted, nodata=-1)
             # through JSON once, so the report reads the same before and after save/load
-            self.cv_report_ = json.loads(json.dumps(
-                {"folds": folds, "blocks": int(n_blocks), "samples": len(training), **report.to_dict()}))
+            self.cv_report_ = json.loads(
+                json.dumps(
+                    {
+                        "folds": folds,
+                        "blocks": int(n_blocks),
+                        "samples": len(training),
+                        **report.to_dict(),
+                    }
+                )
+            )
         else:
-            self.cv_report_ = {"folds": 0, "note": "one spatial block only: no honest cross-validation possible"}
+            self.cv_report_ = {
+                "folds": 0,
+                "note": "one spatial block only: no honest cross-validation possible",
+            }
         self.classifier_ = self._classifier().fit(training.X, training.y)
         self.classes_ = np.asarray(self.classifier_.classes_)
         self.feature_names_ = list(expected)
         self.class_counts_ = training.class_counts()
         self.extent_ = extent
         self.period_ = period
-        self.created_ = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.created_ = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         return self
 
     # -- predict ----------------------------------------------------------------------------
@@ -122,7 +149,9 @@ class LandCoverModel:
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-    def predict_map(self, features: xr.DataArray, *, nodata: int = 0, chunk: int = 262_144) -> xr.Dataset:
+    def predict_map(
+        self, features: xr.DataArray, *, nodata: int = 0, chunk: int = 262_144
+    ) -> xr.Dataset:
         """Class and confidence (highest class probability) for a (feature, y, x) array.
 
         Pixels with a missing feature get ``nodata`` and NaN confidence.
@@ -144,7 +173,10 @@ class LandCoverModel:
             confidence[part] = proba.max(axis=1)
         coords = {k: v for k, v in features.coords.items() if k in ("y", "x", "spatial_ref")}
         return xr.Dataset(
-            {"class": (("y", "x"), classes.reshape(ny, nx)), "confidence": (("y", "x"), confidence.reshape(ny, nx))},
+            {
+                "class": (("y", "x"), classes.reshape(ny, nx)),
+                "confidence": (("y", "x"), confidence.reshape(ny, nx)),
+            },
             coords=coords,
             attrs={"scheme": self.scheme, "recipe": f"{self.recipe.name}@{self.recipe.version}"},
         )
@@ -160,8 +192,12 @@ class LandCoverModel:
             "scheme": self.scheme,
             "recipe": self.recipe.to_dict(),
             "algorithm": self.algorithm,
-            "params": {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
-                       "num_leaves": self.num_leaves, "random_state": self.random_state},
+            "params": {
+                "n_estimators": self.n_estimators,
+                "learning_rate": self.learning_rate,
+                "num_leaves": self.num_leaves,
+                "random_state": self.random_state,
+            },
             "feature_names": self.feature_names_,
             "classes": [int(c) for c in self.classes_],
             "class_counts": self.class_counts_,
@@ -169,12 +205,18 @@ class LandCoverModel:
             "training_period": self.period_,
             "cross_validation": self.cv_report_,
             "created": self.created_,
-            "versions": {"ecointegrity": _version(), "lightgbm": lightgbm.__version__, "scikit-learn": sklearn.__version__,
-                         "numpy": np.__version__, "python": platform.python_version()},
+            "versions": {
+                "ecointegrity": _version(),
+                "lightgbm": lightgbm.__version__,
+                "scikit-learn": sklearn.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write ``path`` (joblib) and a JSON model card beside it (``path`` + ``.json``), atomically."""
+        """Write ``path`` (joblib) and a JSON model card beside it (``path`` + ``.json``),
+        atomically."""
         path = Path(path)
         with atomic_path(path) as tmp:
             joblib.dump({"metadata": self.metadata(), "classifier": self.classifier_}, tmp)
@@ -190,8 +232,12 @@ class LandCoverModel:
             raise ValueError(f"{path}: not a readable land-cover model ({exc})") from None
         meta = blob["metadata"]
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: model format {meta.get('format_version')} is not {FORMAT_VERSION}")
-        model = cls(meta["scheme"], Recipe.from_dict(meta["recipe"]), meta["algorithm"], **meta["params"])
+            raise ValueError(
+                f"{path}: model format {meta.get('format_version')} is not {FORMAT_VERSION}"
+            )
+        model = cls(
+            meta["scheme"], Recipe.from_dict(meta["recipe"]), meta["algorithm"], **meta["params"]
+        )
         model.classifier_ = blob["classifier"]
         model.classes_ = np.asarray(meta["classes"])
         model.feature_names_ = meta["feature_names"]

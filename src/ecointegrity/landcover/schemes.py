@@ -304,8 +304,11 @@ def convert(array: Any, from_scheme: str | Path | ClassScheme, to_scheme: str | 
     elif isinstance(mapping, (str, Path)):
         mapping = load_mapping(mapping)
     elif not isinstance(mapping, SchemeMapping):
-        mapping = SchemeMapping(version="0", from_scheme=src.name, to_scheme=dst.name,
-                                mapping=dict(mapping))
+        # validated by field name: the constructor's keywords are the aliases "from" and "to"
+        mapping = SchemeMapping.model_validate(
+            {"version": "0", "from_scheme": src.name, "to_scheme": dst.name,
+             "mapping": dict(mapping)}
+        )
     mapping = mapping.check(src, dst)
     src.validate_codes(array)
     return mapping.apply(array)

@@ -44,7 +44,9 @@ def segment(
     z = np.moveaxis(z, 0, -1)
     if method == "slic":
         n = max(1, int(valid.sum() // segment_px))
-        labels = slic(z, n_segments=n, compactness=compactness, mask=valid, start_label=1, channel_axis=-1)
+        labels = slic(
+            z, n_segments=n, compactness=compactness, mask=valid, start_label=1, channel_axis=-1
+        )
     elif method == "felzenszwalb":
         labels = felzenszwalb(z, scale=scale, sigma=0.5, min_size=segment_px, channel_axis=-1) + 1
         labels[~valid] = 0
@@ -68,7 +70,9 @@ def zonal_mean(features: xr.DataArray, segments: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def segment_labels(labels: np.ndarray, segments: np.ndarray, *, nodata: int = 0, purity: float = 0.6) -> np.ndarray:
+def segment_labels(
+    labels: np.ndarray, segments: np.ndarray, *, nodata: int = 0, purity: float = 0.6
+) -> np.ndarray:
     """Majority reference class per segment (``nodata`` where below ``purity`` or unlabelled)."""
     n = int(segments.max())
     out = np.full(n + 1, nodata, dtype=np.int32)

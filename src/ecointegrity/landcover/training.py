@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from rasterio.features import rasterize
+
+if TYPE_CHECKING:  # geopandas loads only where reference polygons are read
+    import geopandas as gpd
 
 __all__ = ["TrainingSet", "sample_training", "rasterize_reference", "read_reference"]
 
@@ -36,7 +40,7 @@ class TrainingSet:
 
     def class_counts(self) -> dict[int, int]:
         codes, counts = np.unique(self.y, return_counts=True)
-        return {int(c): int(n) for c, n in zip(codes, counts)}
+        return {int(c): int(n) for c, n in zip(codes, counts, strict=True)}
 
 
 def sample_training(
@@ -46,13 +50,14 @@ def sample_training(
     per_class: int = 2000,
     block_px: int = 32,
     margin_px: int = 1,
-    nodata: int = 0,
+    nodata: int | None = 0,
     seed: int = 0,
 ) -> TrainingSet:
     """Stratified random sample of labelled pixels with valid features.
 
     Args:
-        labels: (y, x) reference classes on the features' grid; ``nodata`` is unlabelled.
+        labels: (y, x) reference classes on the features' grid; ``nodata`` is unlabelled
+            (None, a scheme without a nodata code: every pixel is labelled).
         features: (feature, y, x) as :func:`build_features` returns.
         per_class: cap per class (all pixels of rarer classes are kept).
         block_px: side of the spatial blocks, in pixels.
@@ -61,7 +66,9 @@ def sample_training(
     """
     values = np.asarray(features.values, dtype=np.float32)
     if labels.shape != values.shape[1:]:
-        raise ValueError(f"labels {labels.shape} and features {values.shape[1:]} are not on one grid")
+        raise ValueError(
+            f"labels {labels.shape} and features {values.shape[1:]} are not on one grid"
+        )
     rows, cols = np.indices(labels.shape)
     inside = (rows % block_px >= margin_px) & (rows % block_px < block_px - margin_px)
     inside &= (cols % block_px >= margin_px) & (cols % block_px < block_px - margin_px)
@@ -86,7 +93,7 @@ def sample_training(
     )
 
 
-def read_reference(path: str | os.PathLike, *, layer: str | None = None):
+def read_reference(path: str | os.PathLike, *, layer: str | None = None) -> gpd.GeoDataFrame:
     """Reference polygons from a GeoPackage, Shapefile or GeoParquet file (a GeoDataFrame)."""
     import geopandas as gpd
 
@@ -99,12 +106,23 @@ def read_reference(path: str | os.PathLike, *, layer: str | None = None):
         raise ValueError(f"{path}: cannot read reference polygons ({exc})") from None
 
 
-def rasterize_reference(polygons, geobox: GeoBox, column: str, *, nodata: int = 0) -> np.ndarray:
+def rasterize_reference(
+    polygons: gpd.GeoDataFrame, geobox: GeoBox, column: str, *, nodata: int = 0
+) -> np.ndarray:
     """Burn reference polygons' class codes (``column``) onto a grid; overlaps take the last."""
     if column not in polygons.columns:
-        raise KeyError(f"reference polygons have no column {column!r}; columns: {list(polygons.columns)}")
+        raise KeyError(
+            f"reference polygons have no column {column!r}; columns: {list(polygons.columns)}"
+        )
     if polygons.crs is None:
         raise ValueError("reference polygons have no CRS")
+    if geobox.crs is None:
+        raise ValueError("the grid has no CRS: reference polygons cannot be burnt onto it")
     shapes = polygons.to_crs(geobox.crs.to_wkt())
-    pairs = [(geom, int(code)) for geom, code in zip(shapes.geometry, shapes[column]) if geom is not None]
-    return rasterize(pairs, out_shape=geobox.shape, transform=geobox.affine, fill=nodata, dtype="int32")
+    pairs = [
+        (geom, int(code)) for geom, code in zip(shapes.geometry, shapes[column], strict=True)
+        if geom is not None
+    ]
+    return rasterize(
+        pairs, out_shape=geobox.shape, transform=geobox.affine, fill=nodata, dtype="int32"
+    )

@@ -26,8 +26,16 @@ __all__ = ["geomedian_mads_torch"]
 MEMORY_BUDGET = 1 << 30  # bytes of working tensors per batch (GPU memory is bounded by this)
 
 
-def geomedian_mads_torch(data: np.ndarray, *, eps: float, maxiters: int, device: str | torch.device,
-                         with_mads: bool = True, batch_pixels: int | None = None, init_mean: bool = False):
+def geomedian_mads_torch(
+    data: np.ndarray,
+    *,
+    eps: float,
+    maxiters: int,
+    device: str | torch.device,
+    with_mads: bool = True,
+    batch_pixels: int | None = None,
+    init_mean: bool = False,
+):
     """Geomedian, EMAD, SMAD, BCMAD and clear count of ``data`` (band, time, y, x) float32.
 
     An observation with NaN in any band is not clear and is left out. Pixels are processed in
@@ -71,7 +79,9 @@ def _mean_start(data: np.ndarray) -> np.ndarray:
     return mean_start.reshape(-1)
 
 
-def _weiszfeld(x: torch.Tensor, clear: torch.Tensor, seed_with_mean: torch.Tensor, eps: float, maxiters: int):
+def _weiszfeld(
+    x: torch.Tensor, clear: torch.Tensor, seed_with_mean: torch.Tensor, eps: float, maxiters: int
+):
     """Geometric medians (band, pixel) of ``x`` (band, time, pixel) over the ``clear`` dates.
 
     Only the pixels still moving are iterated: when fewer than half of the working set are,
@@ -92,7 +102,13 @@ def _weiszfeld(x: torch.Tensor, clear: torch.Tensor, seed_with_mean: torch.Tenso
             break
         if n_active < active.numel() // 2:
             y[:, idx] = ya
-            idx, xa, ca, ka, ya = idx[active], xa[:, :, active], ca[:, active], ka[active], ya[:, active]
+            idx, xa, ca, ka, ya = (
+                idx[active],
+                xa[:, :, active],
+                ca[:, active],
+                ka[active],
+                ya[:, active],
+            )
             active = torch.ones_like(idx, dtype=torch.bool)
         dist = ((xa.to(f64) - ya.to(f64)[:, None, :]) ** 2).sum(dim=0).sqrt()  # (time, pixel)
         at_estimate = (dist == 0) & ca

@@ -22,14 +22,19 @@ from .wofs import wofs_summary
 __all__ = ["annual_products", "ndvi_percentiles"]
 
 
-def ndvi_percentiles(series: xr.DataArray, percentiles: tuple[int, ...] = NDVI_PERCENTILES) -> xr.Dataset:
+def ndvi_percentiles(
+    series: xr.DataArray, percentiles: tuple[int, ...] = NDVI_PERCENTILES
+) -> xr.Dataset:
     """Per-pixel percentiles over ``time`` of an NDVI series (NaN = not clear), as ``ndvi_pNN``."""
     values = np.asarray(series.transpose("time", "y", "x").values, dtype=np.float32)
     q = np.empty((len(percentiles), *values.shape[1:]), np.float32)
     nanpercentiles_numba(values, np.asarray(percentiles, np.float64), q)
     dims = ("y", "x")
     coords = {k: v for k, v in series.coords.items() if "time" not in v.dims}
-    return xr.Dataset({f"ndvi_p{p}": (dims, q[k].astype(np.float32)) for k, p in enumerate(percentiles)}, coords=coords)
+    return xr.Dataset(
+        {f"ndvi_p{p}": (dims, q[k].astype(np.float32)) for k, p in enumerate(percentiles)},
+        coords=coords,
+    )
 
 
 def annual_products(
@@ -56,11 +61,19 @@ def annual_products(
     wanted = list(products) if products is not None else None
     ok, refused = supported_products(bands, wanted)
     if wanted is not None and refused:
-        raise ProductNotSupportedError("; ".join(refused.values()) + f". Supported here: {', '.join(ok) or 'none'}")
+        raise ProductNotSupportedError(
+            "; ".join(refused.values()) + f". Supported here: {', '.join(ok) or 'none'}"
+        )
     out: dict[str, xr.Dataset] = {}
     needs_gm = any(not PRODUCTS[p].uses_series or p == "ndvi" for p in ok)
     gm = geomad(ds, bands, eps=eps, maxiters=maxiters, device=device) if needs_gm else None
     for name in ok:
+        if name == "wofs":  # from the clear series alone
+            out[name] = wofs_summary(ds)
+            continue
+        # every other product is made from the geomedian, so needs_gm held for it
+        if gm is None:
+            raise RuntimeError(f"product {name!r}: the geomedian was not computed")
         if name == "geomedian":
             out[name] = gm
         elif name == "tasselled_cap":
@@ -76,7 +89,5 @@ def annual_products(
             out[name] = xr.Dataset({"ndbi": ndbi(gm.nir, gm.swir1)})
         elif name == "bu":
             out[name] = xr.Dataset({"bu": built_up(gm.red, gm.nir, gm.swir1)})
-        elif name == "wofs":
-            out[name] = wofs_summary(ds)
     spatial = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}
     return {name: result.assign_coords(spatial) for name, result in out.items()}

@@ -17,7 +17,15 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-__all__ = ["GeomedianResult", "geomedian_mads", "geomedian_reference", "geomad", "default_device", "EPS", "MAXITERS"]
+__all__ = [
+    "GeomedianResult",
+    "geomedian_mads",
+    "geomedian_reference",
+    "geomad",
+    "default_device",
+    "EPS",
+    "MAXITERS",
+]
 
 EPS = 1e-4  # reflectance units: well below the radiometric noise of Landsat and Sentinel-2
 MAXITERS = 1000
@@ -82,25 +90,46 @@ def geomedian_mads(
     if device != "cpu":
         from ._geomedian_torch import geomedian_mads_torch
 
-        return GeomedianResult(*geomedian_mads_torch(data, eps=eps, maxiters=maxiters, device=device, with_mads=with_mads,
-                                                         init_mean=init_mean))
+        return GeomedianResult(
+            *geomedian_mads_torch(
+                data,
+                eps=eps,
+                maxiters=maxiters,
+                device=device,
+                with_mads=with_mads,
+                init_mean=init_mean,
+            )
+        )
     from ._geomedian_numba import geomedian_mads_numba, get_num_threads, set_num_threads
 
     nb, _, ny, nx = data.shape
     gm = np.empty((nb, ny, nx), np.float32)
-    mads = [np.full((ny, nx), np.nan, np.float32) for _ in range(3)]
+    emad, smad, bcmad = (np.full((ny, nx), np.nan, np.float32) for _ in range(3))
     count = np.empty((ny, nx), np.uint16)
     previous = get_num_threads()
     if num_threads:
         set_num_threads(num_threads)
     try:
-        geomedian_mads_numba(np.ascontiguousarray(data), float(eps), int(maxiters), gm, *mads, count, with_mads, init_mean)
+        geomedian_mads_numba(
+            np.ascontiguousarray(data),
+            float(eps),
+            int(maxiters),
+            gm,
+            emad,
+            smad,
+            bcmad,
+            count,
+            with_mads,
+            init_mean,
+        )
     finally:
         set_num_threads(previous)
-    return GeomedianResult(gm, *mads, count)
+    return GeomedianResult(gm, emad, smad, bcmad, count)
 
 
-def geomedian_reference(data: np.ndarray, *, eps: float = EPS, maxiters: int = MAXITERS) -> GeomedianResult:
+def geomedian_reference(
+    data: np.ndarray, *, eps: float = EPS, maxiters: int = MAXITERS
+) -> GeomedianResult:
     """Plain-numpy geomedian and MADs, pixel by pixel, from the band-wise mean (for tests)."""
     nb, nt, ny, nx = data.shape
     gm = np.full((nb, ny, nx), np.nan, np.float32)
@@ -135,7 +164,9 @@ def geomedian_reference(data: np.ndarray, *, eps: float = EPS, maxiters: int = M
             gm[:, r, c] = y
             diff = x - y[:, None]
             emad[r, c] = np.median(np.sqrt((diff**2).sum(axis=0)))
-            smad[r, c] = np.median(1 - (x * y[:, None]).sum(axis=0) / (np.linalg.norm(x, axis=0) * np.linalg.norm(y)))
+            smad[r, c] = np.median(
+                1 - (x * y[:, None]).sum(axis=0) / (np.linalg.norm(x, axis=0) * np.linalg.norm(y))
+            )
             bcmad[r, c] = np.median(np.abs(diff).sum(axis=0) / np.abs(x + y[:, None]).sum(axis=0))
     return GeomedianResult(gm, emad, smad, bcmad, count)
 
@@ -166,7 +197,9 @@ def geomad(
     data = stacked.data
     if isinstance(data, da.Array):
         data = data.rechunk({0: -1, 1: -1})
-        out = da.map_blocks(block, data, drop_axis=1, chunks=((nb + 4,), *data.chunks[2:]), dtype=np.float32)
+        out = da.map_blocks(
+            block, data, drop_axis=1, chunks=((nb + 4,), *data.chunks[2:]), dtype=np.float32
+        )
     else:
         out = block(np.asarray(data))
     coords = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}

@@ -6,13 +6,25 @@ objects (coordinates are kept).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
+import xarray as xr
 
-__all__ = ["normalized_difference", "ndvi", "ndwi", "mndwi", "ndbi", "built_up", "tasselled_cap", "TASSELLED_CAP"]
+__all__ = [
+    "normalized_difference",
+    "ndvi",
+    "ndwi",
+    "mndwi",
+    "ndbi",
+    "built_up",
+    "tasselled_cap",
+    "TASSELLED_CAP",
+]
 
-A = TypeVar("A")
+# One kind of input per call, and the result is of that kind: a Python or numpy scalar, a numpy
+# array, or an xarray object.
+A = TypeVar("A", float, np.floating, np.ndarray, xr.DataArray, xr.Dataset)
 
 # Crist (1985) coefficients for surface reflectance, in band order blue, green, red, nir,
 # swir1, swir2; brightness uses +0.2303 for swir2, as Digital Earth Australia's production
@@ -59,4 +71,6 @@ def built_up(red: A, nir: A, swir1: A) -> A:
 def tasselled_cap(blue: A, green: A, red: A, nir: A, swir1: A, swir2: A) -> dict[str, A]:
     """Tasselled cap brightness, greenness and wetness (Crist 1985, surface reflectance)."""
     bands = (blue, green, red, nir, swir1, swir2)
-    return {name: sum(c * b for c, b in zip(coefs, bands)) for name, coefs in TASSELLED_CAP.items()}
+    # sum() starts from the int 0, which typeshed keeps in its result type; 0 + A is an A here
+    return {name: cast(A, sum(c * b for c, b in zip(coefs, bands, strict=True)))
+            for name, coefs in TASSELLED_CAP.items()}

@@ -23,11 +23,11 @@ from ..cube import (
     TimeRange,
     has_product,
     load,
+    open_catalog,
     prepare_product,
     run_tiles,
     write_product,
 )
-from ..cube.catalog import open_catalog
 from .annual import annual_products
 from .geomedian import EPS, MAXITERS
 from .products import PRODUCTS, REFLECTANCE_BANDS, ProductNotSupportedError, supported_products
@@ -43,7 +43,9 @@ def block_rows_for(geobox: GeoBox, n_obs: int, n_bands: int, budget: int = MEMOR
     return int(max(1, min(geobox.shape[0], budget // per_row)))
 
 
-def plan_products(catalog: str, collection: str, products: Iterable[str] | None) -> tuple[list[str], list[str], dict[str, str]]:
+def plan_products(
+    catalog: str, collection: str, products: Iterable[str] | None
+) -> tuple[list[str], list[str], dict[str, str]]:
     """(bands to load, products to make, refused products with reasons) for a collection."""
     cat = open_catalog(catalog)
     profile = cat.sensor_profile(collection)
@@ -76,30 +78,52 @@ class MosaicTask:
     def __call__(self, tile: Tile) -> list[pystac.Item]:
         out_cat = LocalCatalog(self.products_catalog)
         period = TimeRange.years(self.year)
-        todo = [p for p in self.products if self.overwrite or not has_product(out_cat, p, tile, period)]
+        todo = [
+            p for p in self.products if self.overwrite or not has_product(out_cat, p, tile, period)
+        ]
         if not todo:
             return []
         source = open_catalog(self.catalog)
-        n_obs = len(source.items(self.collection, bbox=list(tile.geobox.footprint("epsg:4326").boundingbox), time=period))
+        n_obs = len(
+            source.items(
+                self.collection,
+                bbox=list(tile.geobox.footprint("epsg:4326").boundingbox),
+                time=period,
+            )
+        )
         if n_obs == 0:
-            raise NoDataError(f"no data in collection {self.collection!r} for {self.year} on tile {tile.id}")
+            raise NoDataError(
+                f"no data in collection {self.collection!r} for {self.year} on tile {tile.id}"
+            )
         rows = block_rows_for(tile.geobox, n_obs, len(self.bands), self.memory_budget)
         parts: dict[str, list[xr.Dataset]] = {p: [] for p in todo}
         height = tile.geobox.shape[0]
         for r0 in range(0, height, rows):
             block = tile.geobox[r0 : min(r0 + rows, height), :]  # GeoBox slices do not clip
             ds = load(source, self.collection, list(self.bands), period, geobox=block).compute()
-            for name, result in annual_products(ds, todo, eps=self.eps, maxiters=self.maxiters).items():
+            for name, result in annual_products(
+                ds, todo, eps=self.eps, maxiters=self.maxiters
+            ).items():
                 parts[name].append(result)
         items = []
         for name, blocks in parts.items():
             data = xr.concat(blocks, dim="y") if len(blocks) > 1 else blocks[0]
             data = data.odc.assign_crs(tile.geobox.crs)
             spec = PRODUCTS[name].spec_for(self.bands)
-            items.append(write_product(
-                out_cat, spec, tile, period, data, register=False,
-                properties={"ecointegrity:source_collection": self.collection, "ecointegrity:observations": n_obs},
-            ))
+            items.append(
+                write_product(
+                    out_cat,
+                    spec,
+                    tile,
+                    period,
+                    data,
+                    register=False,
+                    properties={
+                        "ecointegrity:source_collection": self.collection,
+                        "ecointegrity:observations": n_obs,
+                    },
+                )
+            )
         return items
 
 
@@ -144,11 +168,17 @@ def run_mosaics(
         prepare_product(out, PRODUCTS[name].spec_for(bands))
     run = MosaicRun(ok, refused)
     for year in years:
-        task = MosaicTask(str(catalog), collection, out.root, year, tuple(ok), tuple(bands), overwrite)
-        tiled = run_tiles(task, tiles, scheduler=scheduler, progress=progress, description=f"mosaics {year}")
+        task = MosaicTask(
+            str(catalog), collection, out.root, year, tuple(ok), tuple(bands), overwrite
+        )
+        tiled = run_tiles(
+            task, tiles, scheduler=scheduler, progress=progress, description=f"mosaics {year}"
+        )
         written = [item for tile_items in tiled.results.values() for item in tile_items]
         for name in ok:
-            out.register_items(name, [it for it in written if it.properties["ecointegrity:product"] == name])
+            out.register_items(
+                name, [it for it in written if it.properties["ecointegrity:product"] == name]
+            )
         run.written += len(written)
         run.skipped += len(ok) * len(tiled.results) - len(written)
         run.items += written

@@ -27,7 +27,9 @@ NDVI_PERCENTILES = (10, 50, 90)
 
 def _scaled(name: str, description: str, units: str = "1") -> ProductBand:
     # int16 x 1e-4 keeps four decimals of reflectance or index at half the size of float32
-    return ProductBand(name, "int16", nodata=-32768, scale=0.0001, units=units, description=description)
+    return ProductBand(
+        name, "int16", nodata=-32768, scale=0.0001, units=units, description=description
+    )
 
 
 class ProductNotSupportedError(ValueError):
@@ -67,81 +69,94 @@ def geomedian_spec(bands: Sequence[str]) -> ProductSpec:
         "clear-observation count.",
         bands=(
             *(_scaled(b, f"geomedian {b} reflectance") for b in bands),
-            ProductBand("emad", "float32", description="median Euclidean distance to the geomedian"),
+            ProductBand(
+                "emad", "float32", description="median Euclidean distance to the geomedian"
+            ),
             ProductBand("smad", "float32", description="median cosine distance to the geomedian"),
-            ProductBand("bcmad", "float32", description="median Bray-Curtis dissimilarity to the geomedian"),
-            ProductBand("count", "uint16", nodata=65535, units="observations", description="clear observations"),
+            ProductBand(
+                "bcmad", "float32", description="median Bray-Curtis dissimilarity to the geomedian"
+            ),
+            ProductBand(
+                "count",
+                "uint16",
+                nodata=65535,
+                units="observations",
+                description="clear observations",
+            ),
         ),
         colormap="rgb",
         value_range=(0.0, 0.3),
-        extra={"rgb": ["red", "green", "blue"], "false_colour": ["swir1", "nir", "green"], "default_band": "red"},
+        extra={
+            "rgb": ["red", "green", "blue"],
+            "false_colour": ["swir1", "nir", "green"],
+            "default_band": "red",
+        },
     )
 
 
+def _product(name: str, requires: tuple[str, ...], uses_series: bool, title: str,
+             description: str, bands: tuple[ProductBand, ...], colormap: str,
+             value_range: tuple[float, float], default_band: str) -> AnnualProduct:
+    spec = ProductSpec(name, title, description, bands, colormap=colormap,
+                       value_range=value_range, extra={"default_band": default_band})
+    return AnnualProduct(name, requires, uses_series, spec)
+
+
 PRODUCTS: dict[str, AnnualProduct] = {
-    "geomedian": AnnualProduct("geomedian", ("blue", "green", "red"), False, geomedian_spec(REFLECTANCE_BANDS)),
-    "tasselled_cap": AnnualProduct(
-        "tasselled_cap", REFLECTANCE_BANDS, False,
-        ProductSpec(
-            "tasselled_cap", "Tasselled cap",
-            "Tasselled cap brightness, greenness and wetness of the geomedian (Crist 1985 "
-            "surface-reflectance coefficients).",
-            (_scaled("brightness", "brightness"), _scaled("greenness", "greenness"), _scaled("wetness", "wetness")),
-            colormap="rdbu", value_range=(-0.3, 0.1), extra={"default_band": "wetness"},
-        ),
+    "geomedian": AnnualProduct("geomedian", ("blue", "green", "red"), False,
+                               geomedian_spec(REFLECTANCE_BANDS)),
+    "tasselled_cap": _product(
+        "tasselled_cap", REFLECTANCE_BANDS, False, "Tasselled cap",
+        "Tasselled cap brightness, greenness and wetness of the geomedian (Crist 1985 "
+        "surface-reflectance coefficients).",
+        (_scaled("brightness", "brightness"), _scaled("greenness", "greenness"),
+         _scaled("wetness", "wetness")),
+        "rdbu", (-0.3, 0.1), "wetness",
     ),
-    "ndvi": AnnualProduct(
-        "ndvi", ("red", "nir"), True,
-        ProductSpec(
-            "ndvi", "NDVI",
-            "Normalised difference vegetation index of the geomedian, and the 10th, 50th and 90th "
-            "percentiles of the clear observations' NDVI over the year.",
-            (_scaled("ndvi", "NDVI of the geomedian"),
-             *(_scaled(f"ndvi_p{p}", f"{p}th percentile of clear NDVI") for p in NDVI_PERCENTILES)),
-            colormap="rdylgn", value_range=(-0.2, 0.9), extra={"default_band": "ndvi"},
-        ),
+    "ndvi": _product(
+        "ndvi", ("red", "nir"), True, "NDVI",
+        "Normalised difference vegetation index of the geomedian, and the 10th, 50th and 90th "
+        "percentiles of the clear observations' NDVI over the year.",
+        (_scaled("ndvi", "NDVI of the geomedian"),
+         *(_scaled(f"ndvi_p{p}", f"{p}th percentile of clear NDVI") for p in NDVI_PERCENTILES)),
+        "rdylgn", (-0.2, 0.9), "ndvi",
     ),
-    "ndwi": AnnualProduct(
-        "ndwi", ("green", "nir"), False,
-        ProductSpec(
-            "ndwi", "NDWI",
-            "Normalised difference water index of the geomedian (McFeeters 1996: (green-nir)/(green+nir)), "
-            "and the modified NDWI with swir1 (Xu 2006) where the sensor has it.",
-            (_scaled("ndwi", "McFeeters NDWI"), _scaled("mndwi", "modified NDWI (green, swir1)")),
-            colormap="rdbu", value_range=(-0.8, 0.8), extra={"default_band": "ndwi"},
-        ),
+    "ndwi": _product(
+        "ndwi", ("green", "nir"), False, "NDWI",
+        "Normalised difference water index of the geomedian (McFeeters 1996: "
+        "(green-nir)/(green+nir)), and the modified NDWI with swir1 (Xu 2006) where the sensor "
+        "has it.",
+        (_scaled("ndwi", "McFeeters NDWI"), _scaled("mndwi", "modified NDWI (green, swir1)")),
+        "rdbu", (-0.8, 0.8), "ndwi",
     ),
-    "ndbi": AnnualProduct(
-        "ndbi", ("nir", "swir1"), False,
-        ProductSpec(
-            "ndbi", "NDBI", "Normalised difference built-up index of the geomedian: (swir1-nir)/(swir1+nir).",
-            (_scaled("ndbi", "NDBI"),), colormap="rdylbu_r", value_range=(-0.6, 0.4), extra={"default_band": "ndbi"},
-        ),
+    "ndbi": _product(
+        "ndbi", ("nir", "swir1"), False, "NDBI",
+        "Normalised difference built-up index of the geomedian: (swir1-nir)/(swir1+nir).",
+        (_scaled("ndbi", "NDBI"),), "rdylbu_r", (-0.6, 0.4), "ndbi",
     ),
-    "bu": AnnualProduct(
-        "bu", ("red", "nir", "swir1"), False,
-        ProductSpec(
-            "bu", "Built-up index", "Built-up index of the geomedian: NDBI - NDVI (He et al. 2010).",
-            (_scaled("bu", "NDBI - NDVI"),), colormap="inferno", value_range=(-1.0, 0.5), extra={"default_band": "bu"},
-        ),
+    "bu": _product(
+        "bu", ("red", "nir", "swir1"), False, "Built-up index",
+        "Built-up index of the geomedian: NDBI - NDVI (He et al. 2010).",
+        (_scaled("bu", "NDBI - NDVI"),), "inferno", (-1.0, 0.5), "bu",
     ),
-    "wofs": AnnualProduct(
-        "wofs", REFLECTANCE_BANDS, True,
-        ProductSpec(
-            "wofs", "Water observations",
-            "Water observations from space (Mueller et al. 2016 decision tree on each clear "
-            "observation): wet and clear counts and the water frequency wet/clear.",
-            (ProductBand("frequency", "uint8", nodata=255, scale=0.01, description="wet / clear"),
-             ProductBand("wet", "uint16", nodata=65535, units="observations", description="wet observations"),
-             ProductBand("clear", "uint16", nodata=65535, units="observations", description="clear observations")),
-            colormap="blues", value_range=(0.0, 1.0), extra={"default_band": "frequency"},
-        ),
+    "wofs": _product(
+        "wofs", REFLECTANCE_BANDS, True, "Water observations",
+        "Water observations from space (Mueller et al. 2016 decision tree on each clear "
+        "observation): wet and clear counts and the water frequency wet/clear.",
+        (ProductBand("frequency", "uint8", nodata=255, scale=0.01, description="wet / clear"),
+         ProductBand("wet", "uint16", nodata=65535, units="observations",
+                     description="wet observations"),
+         ProductBand("clear", "uint16", nodata=65535, units="observations",
+                     description="clear observations")),
+        "blues", (0.0, 1.0), "frequency",
     ),
 }
 PRODUCT_NAMES = tuple(PRODUCTS)
 
 
-def supported_products(bands: Iterable[str], wanted: Iterable[str] | None = None) -> tuple[list[str], dict[str, str]]:
+def supported_products(
+    bands: Iterable[str], wanted: Iterable[str] | None = None
+) -> tuple[list[str], dict[str, str]]:
     """Which of the ``wanted`` products (default: all) a band set supports, and why not the others.
 
     Raises:
@@ -156,7 +171,9 @@ def supported_products(bands: Iterable[str], wanted: Iterable[str] | None = None
     for name in names:
         missing = PRODUCTS[name].missing(bands)
         if missing:
-            refused[name] = f"{name} needs band(s) {', '.join(missing)}, which this sensor does not have"
+            refused[name] = (
+                f"{name} needs band(s) {', '.join(missing)}, which this sensor does not have"
+            )
         else:
             ok.append(name)
     return ok, refused

@@ -8,6 +8,8 @@ numba turns into a ufunc. Bands: b1 blue, b2 green, b3 red, b4 nir, b5 swir1, b7
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import xarray as xr
 from numba import float32, float64, int8, vectorize
@@ -16,12 +18,22 @@ __all__ = ["WET", "DRY", "NOT_CLEAR", "classify_water", "wofs_summary"]
 
 WET, DRY, NOT_CLEAR = 1, 0, -1
 
+# Bands come all as DataArrays (the result is one too, coordinates kept) or all as numpy arrays.
+Bands = TypeVar("Bands", xr.DataArray, np.ndarray)
+
 
 @vectorize([int8(float32, float32, float32, float32, float32, float32),
             int8(float64, float64, float64, float64, float64, float64)], cache=True)
 def _tree(blue, green, red, nir, swir1, swir2):  # pragma: no cover - compiled by numba
     # NaN input (not a clear observation) is not classified.
-    if blue != blue or green != green or red != red or nir != nir or swir1 != swir1 or swir2 != swir2:
+    if (
+        blue != blue
+        or green != green
+        or red != red
+        or nir != nir
+        or swir1 != swir1
+        or swir2 != swir2
+    ):
         return -1
     # Thresholds on bands are in the tree's units (reflectance x 10 000); ratios are unitless.
     b1, b3, b7 = blue * 10000.0, red * 10000.0, swir2 * 10000.0
@@ -53,10 +65,12 @@ def _tree(blue, green, red, nir, swir1, swir2):  # pragma: no cover - compiled b
     return 1 if b1 <= 129.5 else 0
 
 
-def classify_water(blue, green, red, nir, swir1, swir2):
+def classify_water(
+    blue: Bands, green: Bands, red: Bands, nir: Bands, swir1: Bands, swir2: Bands
+) -> Bands:
     """Per-observation water classification: 1 wet, 0 dry, -1 not clear (NaN input).
 
-    Accepts numpy arrays or xarray objects of surface reflectance (0-1).
+    Accepts numpy arrays or xarray DataArrays of surface reflectance (0-1).
     """
     if isinstance(blue, xr.DataArray):
         return xr.apply_ufunc(_tree, blue, green, red, nir, swir1, swir2, dask="parallelized",

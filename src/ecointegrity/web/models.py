@@ -45,17 +45,23 @@ class ProductInfo(BaseModel):
     description: str
     kind: Literal["continuous", "rgb", "classes"]
     bands: list[str]
-    composites: list[str] = Field(description="multi-band pictures a tile or animation can name as band")
+    composites: list[str] = Field(
+        description="multi-band pictures a tile or animation can name as band"
+    )
     default_band: str | None
     default_style: str | None = Field(description="what a map draws when no band is named")
     colormap: str | None
-    colormap_stops: list[str] = Field(description="the colour map as #rrggbb stops from low to high")
+    colormap_stops: list[str] = Field(
+        description="the colour map as #rrggbb stops from low to high"
+    )
     value_range: list[float] | None
     units: dict[str, str]
     years: list[int]
     bounds: list[float] | None = Field(description="west, south, east, north (WGS84)")
     legend: dict[str, str] | None = Field(None, description="class code -> name (class maps)")
-    legend_colors: dict[str, str] | None = Field(None, description="class code -> #rrggbb (class maps)")
+    legend_colors: dict[str, str] | None = Field(
+        None, description="class code -> #rrggbb (class maps)"
+    )
     version: str = Field(description="changes whenever the product's data does")
     attribution: str
 
@@ -69,7 +75,9 @@ class AnimationRequest(BaseModel):
     year_from: int = Field(ge=1972, le=2100)
     year_to: int = Field(ge=1972, le=2100)
     fps: float = Field(default=2.0, gt=0, le=10)
-    size: int = Field(default=512, ge=64, le=4096, description="long side in pixels (at most the server's limit)")
+    size: int = Field(
+        default=512, ge=64, le=4096, description="long side in pixels (at most the server's limit)"
+    )
     band: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     format: Literal["gif", "webp"] = "gif"
 
@@ -107,7 +115,9 @@ class ReactionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     value: Literal["like", "dislike"]
     token: str = Field(min_length=8, max_length=128)
-    location: Location | None = Field(default=None, description="device location; coarsened to ~5 km before storage")
+    location: Location | None = Field(
+        default=None, description="device location; coarsened to ~5 km before storage"
+    )
 
     @field_validator("token")
     @classmethod

@@ -10,9 +10,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-__all__ = ["GetMapRequest", "parse_getmap", "capabilities_xml", "SUPPORTED_CRS"]
+from .errors import RenderError, WmsError
+from .layers import LayerInfo
+
+if TYPE_CHECKING:
+    from .renderer import ProductRenderer
+
+__all__ = [
+    "GetMapRequest",
+    "SUPPORTED_CRS",
+    "capabilities_xml",
+    "get_map",
+    "operation",
+    "parse_getmap",
+]
 
 SUPPORTED_CRS = ("EPSG:4326", "CRS:84", "EPSG:3857", "EPSG:6372")
 FORMATS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpeg"}
@@ -30,34 +44,64 @@ class GetMapRequest:
     format: str
 
 
-def parse_getmap(params: Mapping[str, str], layers: Sequence, *, max_pixels: int) -> GetMapRequest:
-    """Validate a GetMap request (upper-cased keys); ValueError with a WMS-style message."""
+def operation(params: Mapping[str, str]) -> str:
+    """The request's operation, ``getcapabilities`` or ``getmap`` (upper-cased keys)."""
+    if params.get("SERVICE", "WMS").upper() != "WMS":
+        raise WmsError("SERVICE must be WMS")
+    op = params.get("REQUEST", "").lower()
+    if op not in ("getcapabilities", "getmap"):
+        raise WmsError("REQUEST must be GetCapabilities or GetMap")
+    return op
+
+
+def get_map(
+    renderer: ProductRenderer, params: Mapping[str, str], *, max_pixels: int
+) -> tuple[bytes, str]:
+    """Answer a GetMap request (upper-cased keys): the picture and its media type.
+
+    Every failure is a :class:`WmsError`: WMS clients expect HTTP 400 whatever went wrong.
+    """
+    req = parse_getmap(params, renderer.layers(), max_pixels=max_pixels)
+    try:
+        rgba = renderer.render_bbox(
+            req.product, req.year, req.bbox, req.width, req.height, crs=req.crs, band=req.band
+        )
+    except (RenderError, ValueError) as err:
+        raise WmsError(str(err)) from err
+    return renderer.encode(rgba, req.format), f"image/{req.format}"
+
+
+def parse_getmap(
+    params: Mapping[str, str], layers: Sequence[LayerInfo], *, max_pixels: int
+) -> GetMapRequest:
+    """Validate a GetMap request (upper-cased keys); a WMS-style message in a ``WmsError``."""
+
     def need(key: str) -> str:
         if not params.get(key):
-            raise ValueError(f"GetMap needs the {key} parameter")
+            raise WmsError(f"GetMap needs the {key} parameter")
         return params[key]
 
     if params.get("VERSION", "1.3.0") != "1.3.0":
-        raise ValueError("only WMS 1.3.0 is served (VERSION=1.3.0)")
+        raise WmsError("only WMS 1.3.0 is served (VERSION=1.3.0)")
     names = need("LAYERS").split(",")
     if len(names) != 1:
-        raise ValueError("one layer per GetMap request")
+        raise WmsError("one layer per GetMap request")
     product, _, band = names[0].partition(".")
     layer = next((lyr for lyr in layers if lyr.product == product), None)
     if layer is None:
-        raise ValueError(f"unknown layer {names[0]!r}; see GetCapabilities")
+        raise WmsError(f"unknown layer {names[0]!r}; see GetCapabilities")
     if band and band not in layer.bands:
-        raise ValueError(f"layer {product!r} has no band {band!r}; bands: {', '.join(layer.bands)}")
+        raise WmsError(f"layer {product!r} has no band {band!r}; bands: {', '.join(layer.bands)}")
     crs = need("CRS").upper()
     if crs not in SUPPORTED_CRS:
-        raise ValueError(f"CRS {crs} is not supported; use one of {', '.join(SUPPORTED_CRS)}")
+        raise WmsError(f"CRS {crs} is not supported; use one of {', '.join(SUPPORTED_CRS)}")
     try:
         values = [float(v) for v in need("BBOX").split(",")]
         width, height = int(need("WIDTH")), int(need("HEIGHT"))
-    except ValueError:
-        raise ValueError("BBOX must be four numbers, WIDTH and HEIGHT integers") from None
+    except ValueError as err:
+        raise WmsError("BBOX must be four numbers, WIDTH and HEIGHT integers") from err
     if len(values) != 4:
-        raise ValueError("BBOX must be four numbers")
+        raise WmsError("BBOX must be four numbers")
     if crs == "EPSG:4326":  # latitude first in WMS 1.3.0
         values = [values[1], values[0], values[3], values[2]]
         crs = "EPSG:4326"
@@ -65,30 +109,36 @@ def parse_getmap(params: Mapping[str, str], layers: Sequence, *, max_pixels: int
         crs = "EPSG:4326"
     minx, miny, maxx, maxy = values
     if not (minx < maxx and miny < maxy):
-        raise ValueError("BBOX minimum must be below maximum on both axes")
+        raise WmsError("BBOX minimum must be below maximum on both axes")
     if width < 1 or height < 1 or width * height > max_pixels or max(width, height) > 4096:
-        raise ValueError(f"WIDTH x HEIGHT must be positive, each at most 4096, and at most {max_pixels:,} pixels")
+        raise WmsError(
+            f"WIDTH x HEIGHT must be positive, each at most 4096, and at most {max_pixels:,} pixels"
+        )
     fmt = FORMATS.get(params.get("FORMAT", "image/png").lower())
     if fmt is None:
-        raise ValueError(f"FORMAT must be one of {', '.join(FORMATS)}")
+        raise WmsError(f"FORMAT must be one of {', '.join(FORMATS)}")
     time = params.get("TIME") or str(max(layer.years))
     match = re.match(r"^(\d{4})", time)
     if not match:
-        raise ValueError(f"TIME {time!r} is not a year or a date")
+        raise WmsError(f"TIME {time!r} is not a year or a date")
     year = int(match.group(1))
     if year not in layer.years:
-        raise ValueError(f"TIME {year} is not available for {product}; years: {', '.join(map(str, layer.years))}")
-    return GetMapRequest(product, band or None, year, crs, (minx, miny, maxx, maxy), width, height, fmt)
+        raise WmsError(
+            f"TIME {year} is not available for {product}; years: {', '.join(map(str, layer.years))}"
+        )
+    return GetMapRequest(
+        product, band or None, year, crs, (minx, miny, maxx, maxy), width, height, fmt
+    )
 
 
-def capabilities_xml(layers: Sequence, url: str, attribution: str) -> bytes:
+def capabilities_xml(layers: Sequence[LayerInfo], url: str, attribution: str) -> bytes:
     """WMS 1.3.0 capabilities: one layer per product (and per band), each with a TIME dimension."""
     ns = "http://www.opengis.net/wms"
     ET.register_namespace("", ns)
     ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
     root = ET.Element(f"{{{ns}}}WMS_Capabilities", {"version": "1.3.0"})
 
-    def sub(parent, tag, text=None, **attrib):
+    def sub(parent: ET.Element, tag: str, text: object = None, **attrib: object) -> ET.Element:
         el = ET.SubElement(parent, f"{{{ns}}}{tag}", {k: str(v) for k, v in attrib.items()})
         if text is not None:
             el.text = str(text)
@@ -113,7 +163,9 @@ def capabilities_xml(layers: Sequence, url: str, attribution: str) -> bytes:
     for crs in SUPPORTED_CRS:
         sub(top, "CRS", crs)
     for layer in layers:
-        names = [(layer.product, layer.title)] + [(f"{layer.product}.{b}", f"{layer.title}: {b}") for b in layer.bands]
+        names = [(layer.product, layer.title)] + [
+            (f"{layer.product}.{b}", f"{layer.title}: {b}") for b in layer.bands
+        ]
         for name, title in names:
             el = sub(top, "Layer", queryable="0")
             sub(el, "Name", name)
@@ -122,10 +174,23 @@ def capabilities_xml(layers: Sequence, url: str, attribution: str) -> bytes:
             if layer.bounds:
                 w, s, e, n = layer.bounds
                 geo = sub(el, "EX_GeographicBoundingBox")
-                for tag, v in (("westBoundLongitude", w), ("eastBoundLongitude", e), ("southBoundLatitude", s), ("northBoundLatitude", n)):
+                for tag, v in (
+                    ("westBoundLongitude", w),
+                    ("eastBoundLongitude", e),
+                    ("southBoundLatitude", s),
+                    ("northBoundLatitude", n),
+                ):
                     sub(geo, tag, v)
-                sub(el, "BoundingBox", CRS="EPSG:4326", minx=s, miny=w, maxx=n, maxy=e)  # lat/lon order
+                sub(
+                    el, "BoundingBox", CRS="EPSG:4326", minx=s, miny=w, maxx=n, maxy=e
+                )  # lat/lon order
                 sub(el, "BoundingBox", CRS="CRS:84", minx=w, miny=s, maxx=e, maxy=n)
-            sub(el, "Dimension", ",".join(str(y) for y in layer.years), name="time", units="ISO8601",
-                default=str(max(layer.years)))
+            sub(
+                el,
+                "Dimension",
+                ",".join(str(y) for y in layer.years),
+                name="time",
+                units="ISO8601",
+                default=str(max(layer.years)),
+            )
     return ET.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool, text
 
-from ecointegrity.web.store import Base
+from ecointegrity.web.store.tables import Base
 
 config = context.config
 

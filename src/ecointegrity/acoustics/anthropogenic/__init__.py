@@ -1,0 +1,38 @@
+"""Anthropogenic sounds (gunshot, chainsaw, vehicle, voice, dog, domestic animal, machinery,
+siren) in audible recordings: the window detector, its training and thresholds, and synthetic
+audible soundscapes for demos and tests.
+
+Layering: ``network`` <- ``detector`` <- ``dataset``, ``training``, ``thresholds``;
+``synth_audible`` stands apart.
+"""
+
+from __future__ import annotations
+
+from .dataset import HELD_OUT_FOLDS, SharedDataset, load_shared_dataset
+from .detector import (
+    ANTHROPOGENIC_CLASSES,
+    DEFAULT_ANTHROPOGENIC_MODEL,
+    AnthropogenicDetector,
+    is_anthropogenic_model,
+    merge_windows,
+)
+from .synth_audible import AUDIBLE_EVENT_TYPES, synth_soundscape, write_soundscape
+from .thresholds import clip_scores, tune_thresholds
+from .training import train_anthropogenic
+
+__all__ = [
+    "ANTHROPOGENIC_CLASSES",
+    "AUDIBLE_EVENT_TYPES",
+    "DEFAULT_ANTHROPOGENIC_MODEL",
+    "HELD_OUT_FOLDS",
+    "AnthropogenicDetector",
+    "SharedDataset",
+    "clip_scores",
+    "is_anthropogenic_model",
+    "load_shared_dataset",
+    "merge_windows",
+    "synth_soundscape",
+    "train_anthropogenic",
+    "tune_thresholds",
+    "write_soundscape",
+]

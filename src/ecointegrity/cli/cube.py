@@ -1,0 +1,207 @@
+"""``ecointegrity ingest``, ``catalog``, ``tiles`` and ``mosaic``: the data cube and its
+annual mosaics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..config import get_settings
+from ..cube import (
+    CubeError,
+    get_profile,
+    ingest_eopatch,
+    ingest_geotiffs,
+    ingest_stac_api,
+    national_grid,
+    profile_names,
+    tiles_for,
+)
+from ..mosaics import PRODUCT_NAMES, ProductNotSupportedError, run_mosaics
+from ._common import (
+    BboxOpt,
+    CatalogOpt,
+    GridOpt,
+    RegionOpt,
+    RequiredBboxOpt,
+    ResolutionOpt,
+    SchedulerOpt,
+    YearsOpt,
+    console,
+    exit_if_tiles_failed,
+    fail,
+    parse_area,
+    parse_bbox,
+    parse_years,
+    progress_bar,
+    source_catalog,
+)
+
+__all__ = ["catalog_app", "ingest_app", "mosaic", "tiles"]
+
+ingest_app = typer.Typer(help="Add source data to the local STAC catalog.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Inspect the local STAC catalog.", no_args_is_help=True)
+
+
+@ingest_app.command("stac")
+def ingest_stac(
+    collection: Annotated[
+        str, typer.Argument(help="Collection id, e.g. landsat-c2-l2 or sentinel-2-l2a.")
+    ],
+    bbox: RequiredBboxOpt,
+    time: Annotated[str, typer.Option(help="Time range: 2020, 2019/2021, 2020-01-01/2020-06-30.")],
+    max_cloud: Annotated[float | None, typer.Option(help="Maximum eo:cloud_cover (%).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Maximum number of items.")] = None,
+    api: Annotated[
+        str | None, typer.Option(help="STAC API URL (default: settings.stac_api).")
+    ] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Items from a STAC API search (hrefs stay remote; loading streams the COGs)."""
+    try:
+        report = ingest_stac_api(
+            source_catalog(catalog),
+            collection,
+            bbox=parse_bbox(bbox),
+            time=time,
+            api_url=api or get_settings().stac_api,
+            max_cloud=max_cloud,
+            limit=limit,
+        )
+    except CubeError as exc:
+        fail(exc)
+    console.print(str(report))
+
+
+@ingest_app.command("folder")
+def ingest_folder(
+    source: Annotated[Path, typer.Argument(help="Folder of single-date, single-band GeoTIFFs.")],
+    collection: Annotated[str, typer.Option(help="Collection id to add to.")],
+    sensor: Annotated[str, typer.Option(help=f"Sensor profile: {', '.join(profile_names())}.")],
+    pattern: Annotated[
+        str | None, typer.Option(help="Regex with groups 'band' and 'date' on file names.")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="CSV with columns path,date,band instead of names.")
+    ] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """A folder of GeoTIFFs: one item per date, one asset per band; broken files are listed."""
+    files = (
+        [p for p in source.rglob("*") if p.suffix.lower() in (".tif", ".tiff")]
+        if source.is_dir()
+        else []
+    )
+    # Only a given pattern is passed on, so that ingest_geotiffs keeps its own default.
+    kwargs = {"pattern": pattern} if pattern else {}
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("checking files", total=len(files))
+            report = ingest_geotiffs(
+                source_catalog(catalog),
+                source,
+                collection,
+                sensor=get_profile(sensor),
+                manifest=manifest,
+                progress=lambda n: bar.update(task, completed=n),
+                **kwargs,
+            )
+    except CubeError as exc:
+        fail(exc)
+    console.print(str(report))
+
+
+@ingest_app.command("eopatch")
+def ingest_eopatch_folder(
+    source: Annotated[Path, typer.Argument(help="An eo-learn EOPatch folder.")],
+    collection: Annotated[str, typer.Option(help="Collection id to add to.")],
+    catalog: CatalogOpt = None,
+) -> None:
+    """The time-dependent arrays of an eo-learn EOPatch, written as COGs + items."""
+    try:
+        report = ingest_eopatch(source_catalog(catalog), source, collection)
+    except CubeError as exc:
+        fail(exc)
+    console.print(str(report))
+
+
+@catalog_app.command("list")
+def catalog_list(catalog: CatalogOpt = None) -> None:
+    """Collections with their sensor, item count and time extent."""
+    cat = source_catalog(catalog)
+    table = Table("collection", "items", "from", "to")
+    for collection_id in cat.collections():
+        collection = cat.collection(collection_id)
+        start, end = collection.extent.temporal.intervals[0]
+        table.add_row(
+            collection_id,
+            str(len(cat.item_ids(collection_id))),
+            f"{start:%Y-%m-%d}" if start else "",
+            f"{end:%Y-%m-%d}" if end else "",
+        )
+    console.print(table)
+
+
+def tiles(
+    bbox: RequiredBboxOpt,
+    grid: GridOpt = "mexico",
+    resolution: ResolutionOpt = 30.0,
+) -> None:
+    """Tiles of a national grid covering an area."""
+    table = Table("tile", "crs", "shape", "bounds")
+    for tile in tiles_for(national_grid(grid, resolution), parse_bbox(bbox)):
+        bounds = tile.geobox.boundingbox
+        table.add_row(
+            tile.id,
+            str(tile.geobox.crs),
+            "x".join(map(str, tile.geobox.shape)),
+            f"{bounds.left:.0f},{bounds.bottom:.0f},{bounds.right:.0f},{bounds.top:.0f}",
+        )
+    console.print(table)
+
+
+def mosaic(
+    collection: Annotated[str, typer.Option(help="Source collection in the catalog.")],
+    years: YearsOpt,
+    bbox: BboxOpt = None,
+    region: RegionOpt = None,
+    products: Annotated[
+        str | None,
+        typer.Option(help=f"Comma-separated subset of: {', '.join(PRODUCT_NAMES)}."),
+    ] = None,
+    grid: GridOpt = "mexico",
+    resolution: ResolutionOpt = 30.0,
+    overwrite: Annotated[bool, typer.Option(help="Recompute products that exist.")] = False,
+    scheduler: SchedulerOpt = None,
+    catalog: CatalogOpt = None,
+    products_catalog: Annotated[
+        Path | None, typer.Option(help="Product catalog (default <data_root>/products).")
+    ] = None,
+) -> None:
+    """Annual products (geomedian+MADs, tasselled cap, NDVI, NDWI, NDBI, BU, WOfS), tile by tile."""
+    year_range = parse_years(years)
+    area = parse_area(bbox, region)
+    settings = get_settings()
+    out = str(products_catalog or settings.data_root / "products")
+    try:
+        run = run_mosaics(
+            str(source_catalog(catalog).root),
+            collection,
+            out,
+            tiles_for(national_grid(grid, resolution), area),
+            year_range,
+            products=products.split(",") if products else None,
+            overwrite=overwrite,
+            scheduler=scheduler or settings.scheduler,
+        )
+    except (CubeError, ProductNotSupportedError, KeyError) as exc:
+        fail(exc)
+    console.print(
+        f"{run.written} product tiles written, {run.skipped} already there; products in {out}"
+    )
+    for reason in run.refused.values():
+        console.print(f"[yellow]not made:[/] {reason}")
+    exit_if_tiles_failed(run.failed)

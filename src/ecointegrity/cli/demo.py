@@ -1,0 +1,108 @@
+"""``ecointegrity demo``: the whole chain on a small area of Mexico (the steps are in
+``demo_job``), then where its outputs are and how to serve them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import get_settings
+from ..cube import CubeError
+from ._common import SchedulerOpt, console, exit_if_tiles_failed, fail
+from .demo_job import (
+    DemoResult,
+    IntegrityDemo,
+    run_acoustics_demo,
+    run_demo,
+    run_integrity_demo,
+    run_soundscape_demo,
+)
+from .serve import serve
+
+__all__ = ["demo"]
+
+
+def demo(
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use the scene simulator, not the network.")
+    ] = False,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Local data: a STAC catalog or GeoTIFF folder.")
+    ] = None,
+    sensor: Annotated[
+        str, typer.Option(help="Sensor profile of --data GeoTIFFs.")
+    ] = "landsat-c2-l2",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("ecointegrity-demo"),
+    scheduler: SchedulerOpt = None,
+    audio: Annotated[
+        Path | None,
+        typer.Option(
+            "--audio", help="Ultrasonic recordings for the bat part (default: synthetic)."
+        ),
+    ] = None,
+    audible: Annotated[
+        Path | None,
+        typer.Option(
+            "--audible", help="Audible recordings for the soundscape part (default: synthetic)."
+        ),
+    ] = None,
+    serve_after: Annotated[
+        bool, typer.Option("--serve", help="Then serve the products (React-2-EO API).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+) -> None:
+    """Run the whole chain on a small area of Mexico and print where the outputs are."""
+    settings = get_settings()
+    try:
+        result = run_demo(out, offline=offline, data=data, sensor=sensor, api_url=settings.stac_api,
+                          scheduler=scheduler or settings.scheduler, say=console.print)
+    except CubeError as exc:
+        fail(exc)
+    _print_products(result)
+    # The acoustic and integrity steps need the annual products: a failed tile stops here.
+    exit_if_tiles_failed(result.failed)
+    bats = run_acoustics_demo(out / "acoustics", audio=audio, say=console.print)
+    _print_lines(bats.summary)
+    soundscapes = run_soundscape_demo(out / "acoustics", bats=bats, audio=audible,
+                                      say=console.print)
+    _print_lines(soundscapes.summary)
+    integrity = run_integrity_demo(out / "integrity", result, evidence=soundscapes.evidence,
+                                   say=console.print)
+    _print_lines(integrity.summary if integrity else [])
+    served = _print_how_to_open(result, integrity, port)
+    if serve_after:
+        database = f"sqlite:///{out.resolve() / 'react2eo.sqlite'}"
+        serve(port=port, products_catalog=served, database_url=database)
+
+
+def _print_products(result: DemoResult) -> None:
+    console.rule("ecointegrity demo: done")
+    console.print(f"source:      {result.source}")
+    console.print(f"catalog:     {result.catalog / 'catalog.json'}  "
+                  f"({result.items} items in {result.collection!r})")
+    console.print(f"products:    {result.products / 'catalog.json'}")
+    for path in result.outputs:
+        console.print(f"  {path}")
+    for reason in result.refused.values():
+        console.print(f"[yellow]not made:[/] {reason}")
+    _print_lines(result.findings)
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        console.print(line)
+
+
+def _print_how_to_open(
+    result: DemoResult, integrity: IntegrityDemo | None, port: int
+) -> list[Path]:
+    """Say how to open and serve the outputs; return the catalogs to serve."""
+    console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
+    catalogs = (result.products, result.landcover, integrity and integrity.catalog)
+    served = [path.resolve() for path in catalogs if path]
+    console.print("Serve them: ecointegrity serve "
+                  + " ".join(f"--products-catalog {c}" for c in served)
+                  + f" (or demo --serve: http://127.0.0.1:{port}/)")
+    return served

@@ -1,0 +1,437 @@
+"""The main job: the whole chain that exists today, on a small area of Mexico.
+
+Source, in order of preference: ``--data DIR`` (a STAC catalog folder or a GeoTIFF folder);
+the public Earth Search STAC API (Landsat Collection 2 Level-2, no credentials) when it can be
+reached; otherwise the documented scene simulator, and it says so. Then: ingest into a local
+STAC catalog, tile the area on Mexico's national grid, compute the seven annual products tile by
+tile (on Dask when a scheduler is given), write COGs and STAC items; where reference land cover
+exists (the simulator's truth), train a land-cover model, map every year and map the change
+between the first and the last year. The acoustic steps (bats, soundscapes, site evidence) and
+the ecosystem-integrity step follow, each a function of its own.
+
+The acoustics and integrity packages are imported inside their steps, so that the command line
+starts without PyTorch and pgmpy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+from ..cube import (
+    LocalCatalog,
+    Tile,
+    TimeRange,
+    get_profile,
+    ingest_dataset,
+    ingest_geotiffs,
+    ingest_stac_api,
+    national_grid,
+    read_product,
+    region_geobox,
+    simulate,
+    tiles_for,
+)
+from ..landcover import landcover_spec, map_change, run_landcover, train_model
+from ..mosaics import run_mosaics
+
+__all__ = [
+    "DEMO_BBOX",
+    "DEMO_YEARS",
+    "AcousticsDemo",
+    "DemoResult",
+    "IntegrityDemo",
+    "SoundscapeDemo",
+    "demo_geobox",
+    "run_acoustics_demo",
+    "run_demo",
+    "run_integrity_demo",
+    "run_soundscape_demo",
+    "stac_api_reachable",
+]
+
+# Bacalar lagoon, Quintana Roo: tropical forest, a large lagoon, a town and farmland.
+DEMO_BBOX = (-88.43, 18.62, -88.37, 18.68)
+DEMO_YEARS = (2021, 2023)
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    source: str
+    catalog: Path
+    products: Path
+    collection: str
+    items: int
+    landcover: Path | None = None  # the land-cover map catalog, when reference data allowed one
+    outputs: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
+
+
+def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
+    """True when the STAC API answers its landing page within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def demo_geobox(bbox: tuple[float, float, float, float] = DEMO_BBOX) -> GeoBox:
+    """The demo area on Mexico's 30 m national grid (pixel-aligned with its tiles)."""
+    return region_geobox(national_grid("mexico"), bbox)
+
+
+def run_demo(
+    out: Path,
+    *,
+    offline: bool = False,
+    data: Path | None = None,
+    sensor: str = "landsat-c2-l2",
+    api_url: str = "https://earth-search.aws.element84.com/v1",
+    years: tuple[int, int] = DEMO_YEARS,
+    scheduler: str | None = None,
+    say: Say = print,
+) -> DemoResult:
+    """Run the chain and return where everything is."""
+    out = Path(out)
+    catalog = LocalCatalog(out / "catalog")
+    products = LocalCatalog(out / "products", title="ecointegrity products")
+    period = TimeRange.years(*years)
+
+    reference = None
+    if data is not None:
+        source, collection, items = _from_local(catalog, Path(data), sensor, say)
+    elif not offline and stac_api_reachable(api_url):
+        say(f"STAC API {api_url} is reachable: ingesting Landsat C2 L2 for {DEMO_BBOX}, {period}")
+        report = ingest_stac_api(catalog, "landsat-c2-l2", bbox=DEMO_BBOX, time=period,
+                                 api_url=api_url, max_cloud=70, limit=60)
+        source, collection, items = f"Earth Search ({api_url})", "landsat-c2-l2", report.items_added
+    else:
+        why = ("--offline was given" if offline
+               else f"the STAC API {api_url} cannot be reached (no network)")
+        say(f"{why}: using the scene simulator (ecointegrity.cube.simulate, see docs/simulator.md)")
+        source, collection, items, reference = _from_simulator(catalog, years, say)
+
+    tiles = tiles_for(national_grid("mexico"), DEMO_BBOX, clip=True)
+    run = run_mosaics(catalog.root, collection, products.root, tiles,
+                      range(years[0], years[1] + 1), scheduler=scheduler)
+    result = DemoResult(source, out / "catalog", out / "products", collection, items,
+                        failed=run.failed, refused=run.refused)
+    for product in run.products:
+        result.outputs += [Path(products.item_dir(product, i)) for i in products.item_ids(product)]
+    if reference is None:
+        result.findings.append(
+            "land cover: no reference data for this area (the offline simulator brings its own)"
+        )
+    elif not run.failed:
+        _landcover(out, products, tiles, years, reference, result, say)
+    return result
+
+
+def _landcover(out: Path, products: LocalCatalog, tiles: Sequence[Tile], years: tuple[int, int],
+               reference: xr.DataArray, result: DemoResult, say: Say) -> None:
+    """Train on the first year's reference, map every year, map change first -> last year."""
+    geobox = demo_geobox()
+    scheme = "simulator-8"
+    say(f"land cover: training on the {years[0]} reference ({scheme}), "
+        "spatial-block cross-validation")
+    model = train_model(products, geobox, years[0],
+                        reference.sel(year=years[0]).values.astype("int32"),
+                        scheme=scheme, per_class=800, block_px=25)
+    model_path = model.save(out / "models" / f"landcover-{scheme}.joblib")
+    maps = LocalCatalog(out / "landcover", title="ecointegrity land cover")
+    result.landcover = out / "landcover"
+    run = run_landcover(str(model_path), products.root, maps.root, tiles,
+                        range(years[0], years[1] + 1))
+    result.failed.update(run.failed)
+    change = map_change(maps, products, scheme, geobox, years[0], years[1], out / "change")
+    cv = model.cv_report_
+    product = landcover_spec(scheme).name
+    last = read_product(maps, product, years[1], geobox, ["class"])["class"].values
+    accuracy = float((last == reference.sel(year=years[1]).values).mean())
+    changed_px = change.result.changed.sum()
+    result.findings += [
+        f"land cover model {model_path} "
+        f"(cross-validated overall accuracy {cv['overall_accuracy']:.3f})",
+        f"land-cover maps in {maps.root}/catalog.json; "
+        f"{years[1]} map agrees with the truth on {accuracy:.1%} of pixels",
+        # 0.09 ha per 30 m pixel
+        f"change {years[0]}->{years[1]}: {int(changed_px)} px ({changed_px * 0.09:.1f} ha) "
+        f"in {change.raster}, {change.polygons}, {change.matrix_csv}",
+    ]
+    result.outputs += [Path(maps.item_dir(product, it.id)) for it in run.written]
+    result.outputs += [change.raster, change.polygons, change.matrix_csv]
+
+
+def _from_local(catalog: LocalCatalog, data: Path, sensor: str, say: Say) -> tuple[str, str, int]:
+    if (data / "catalog.json").exists():
+        local = LocalCatalog(data)
+        collection = local.collections()[0]
+        say(f"using the STAC catalog {data} (collection {collection!r})")
+        catalog.ensure_collection(collection, sensor=local.sensor_profile(collection))
+        n = catalog.add_items(collection, local.items(collection))
+        return f"local catalog {data}", collection, n
+    say(f"ingesting GeoTIFFs from {data} as {sensor}")
+    report = ingest_geotiffs(catalog, data, sensor, sensor=get_profile(sensor))
+    if report.problems:
+        say(str(report))
+    return f"GeoTIFF folder {data}", sensor, report.items_added
+
+
+def _from_simulator(
+    catalog: LocalCatalog, years: tuple[int, int], say: Say
+) -> tuple[str, str, int, xr.DataArray]:
+    scenes = simulate(demo_geobox(), start_year=years[0], end_year=years[1])
+    collection = "simulated-landsat-c2-l2"
+    profile = get_profile("landsat-c2-l2")
+    # The simulator speaks common band names; Landsat C2 assets are named nir08, swir16, swir22.
+    rename = {common: profile.asset(common) for common in ("nir", "swir1", "swir2")}
+    report = ingest_dataset(catalog, collection, scenes.dataset, sensor=profile, rename=rename)
+    events = ", ".join(f"{e.kind} {e.year}" for e in scenes.events)
+    shape = tuple(scenes.dataset.odc.geobox.shape)
+    say(f"simulated {scenes.dataset.sizes['time']} Landsat-like dates on {shape} px; "
+        f"known change events: {events}")
+    return "scene simulator (offline)", collection, report.items_added, scenes.truth.land_cover
+
+
+@dataclass
+class AcousticsDemo:
+    recordings: Path
+    detections: Path
+    summary: list[str] = field(default_factory=list)
+
+
+def run_acoustics_demo(out: Path, *, audio: Path | None = None, n_synthetic: int = 12,
+                       say: Say = print) -> AcousticsDemo:
+    """Bats: scan recordings (``audio``, or synthetic ones from the call generator), detect
+    calls with the shipped model, and, for synthetic ones, score the detections against the
+    generator's annotations."""
+    from ..acoustics import (
+        detect_recordings,
+        evaluate,
+        read_detections,
+        read_events,
+        scan_recordings,
+        write_recordings,
+        write_synthetic_dataset,
+    )
+
+    out = Path(out)
+    truth = None
+    if audio is None:
+        audio = out / "audio"
+        say(f"bats: writing {n_synthetic} synthetic ultrasonic recordings "
+            "(call generator, docs/synthetic-bat-calls.md)")
+        truth = write_synthetic_dataset(audio, n_synthetic, duration_s=(2.0, 4.0), seed=2026,
+                                        location=(18.65, -88.40))
+    scan = scan_recordings(audio, progress=False)
+    table_path = out / "recordings.parquet"
+    write_recordings(scan, table_path)
+    run = detect_recordings(scan.table, out / "detections")
+    result = AcousticsDemo(table_path, out / "detections")
+    detections = read_detections(out / "detections")
+    result.summary += [
+        f"bats: recordings table {table_path} "
+        f"({len(scan.table)} files, {len(scan.problems)} unreadable)",
+        f"bats: {run}".replace("\n", "\n      "),
+    ]
+    confident = detections[detections.score >= 0.5]
+    if len(confident):
+        top = confident["label"].value_counts().head(5)
+        result.summary.append(
+            "bats: detections >= 0.5 by call type: " + ", ".join(f"{k} {v}" for k, v in top.items())
+        )
+    if truth is not None:
+        # The generator's annotations name recordings by file name, the detections by path.
+        names = {str(p): Path(p).name for p in detections["recording"].unique()}
+        scored = evaluate(detections.assign(recording=detections["recording"].map(names)),
+                          read_events(audio / "annotations.parquet"), threshold=0.5)
+        result.summary.append(
+            f"bats: against the generator's {scored.n_truth} calls: AP {scored.detection_ap:.3f}, "
+            f"precision {scored.precision:.3f}, recall {scored.recall:.3f} at 0.5"
+        )
+    return result
+
+
+@dataclass
+class SoundscapeDemo:
+    recordings: Path
+    indices: Path
+    anthropogenic: Path
+    evidence: Path
+    false_colour: list[Path] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+
+
+# Two synthetic sites near the bat recordings: the forest interior hears nothing human; the
+# edge by the road hears engines and, at night, shots. (type, start second) per recording hour.
+_SOUNDSCAPE_SITES: dict[str, tuple[tuple[float, float], dict[int, list[tuple[str, float]]]]] = {
+    "forest-interior": ((18.655, -88.41), {6: [], 13: [], 22: []}),
+    "forest-edge": ((18.64, -88.38), {6: [("vehicle", 8.0)],
+                                      13: [("vehicle", 4.0), ("vehicle", 35.0)],
+                                      22: [("gunshot", 20.0), ("gunshot", 44.0)]}),
+}
+# The columns of the site evidence table that the demo prints.
+_EVIDENCE_SHOWN = ["site", "period", "recording_hours", "bat_passes_per_night", "gunshot_per_100h",
+                   "vehicle_per_100h", "machinery_per_100h", "low_effort"]
+
+
+def _write_demo_soundscapes(folder: Path, days: int = 2) -> pd.DataFrame:
+    from ..acoustics import synth_soundscape, write_soundscape
+
+    truth = []
+    for s, (site, (location, plan)) in enumerate(_SOUNDSCAPE_SITES.items()):
+        for day in range(days):
+            for hour, events in plan.items():
+                start = dt.datetime(2024, 1, 10 + day, hour, 0, 0)
+                path = folder / site / f"{start:%Y%m%d_%H%M%S}.WAV"
+                audio, table = synth_soundscape(60.0, 16000, events=events, hour=hour,
+                                                seed=100 * s + 10 * day + hour, recording=str(path))
+                write_soundscape(path, audio, 16000, timestamp=start, location=location, site=site)
+                truth.append(table)
+    return pd.concat(truth, ignore_index=True)
+
+
+def _found(truth: pd.DataFrame, events: pd.DataFrame) -> int:
+    """Inserted events overlapped in time by a detected event of the same class."""
+    hits = 0
+    for row in truth.itertuples():
+        same = events[(events.recording == row.recording) & (events.label == row.label)]
+        hits += bool(((same.start_time < row.end_time) & (same.end_time > row.start_time)).any())
+    return hits
+
+
+def run_soundscape_demo(out: Path, *, bats: AcousticsDemo | None = None, audio: Path | None = None,
+                        say: Say = print) -> SoundscapeDemo:
+    """Audible soundscapes: scan recordings (``audio``, or synthetic ones at two sites with
+    known engines and shots), compute soundscape indices and false-colour days, detect
+    anthropogenic sounds with the shipped model, and write the site evidence table (with the
+    bat recordings and detections of ``bats``, when given)."""
+    from ..acoustics import (
+        ANTHROPOGENIC_CLASSES,
+        detect_recordings,
+        false_colour_by_site_day,
+        indices_for_recordings,
+        read_detections,
+        scan_recordings,
+        site_evidence,
+        write_evidence,
+        write_recordings,
+    )
+
+    out = Path(out)
+    truth = None
+    if audio is None:
+        audio = out / "audible"
+        say("soundscapes: writing synthetic audible recordings at 2 sites, 2 days "
+            "(acoustics/anthropogenic/synth_audible.py)")
+        truth = _write_demo_soundscapes(audio)
+    scan = scan_recordings(audio, progress=False)
+    table_path = out / "audible-recordings.parquet"
+    write_recordings(scan, table_path)
+    indices = indices_for_recordings(scan.table, out / "indices", progress=False)
+    pngs = false_colour_by_site_day(scan.table, out / "false-colour", indices_dir=out / "indices")
+    run = detect_recordings(scan.table, out / "anthropogenic", model="anthropogenic")
+    events = read_detections(out / "anthropogenic")
+    recordings, bat_events = scan.table, None
+    if bats is not None:
+        recordings = pd.concat([pd.read_parquet(bats.recordings), scan.table], ignore_index=True)
+        bat_events = read_detections(bats.detections)
+    evidence = site_evidence(recordings, bat_detections=bat_events, anthropogenic=events,
+                             indices=indices.indices, period="month", classes=ANTHROPOGENIC_CLASSES)
+    evidence_path = Path(write_evidence(evidence, out / "site-evidence.parquet"))
+    write_evidence(evidence, out / "site-evidence.csv")
+
+    result = SoundscapeDemo(table_path, out / "indices" / "indices.parquet", out / "anthropogenic",
+                            evidence_path, pngs)
+    by_class = ", ".join(f"{k} {v}" for k, v in events.label.value_counts().items())
+    result.summary += [
+        f"soundscapes: {len(scan.table)} recordings; indices of {len(indices.indices)} one-minute "
+        f"segments -> {result.indices} ({indices.audio_hours_per_cpu_hour:,.0f} audio hours per "
+        f"CPU-hour); {len(pngs)} false-colour day(s) in {out / 'false-colour'}",
+        f"anthropogenic: {run}".replace("\n", "\n      "),
+        "anthropogenic: events by class: " + (by_class or "none"),
+    ]
+    if truth is not None:
+        for label, inserted in truth.groupby("label"):
+            result.summary.append(
+                f"anthropogenic: synthetic {label}s found {_found(inserted, events)} of "
+                f"{len(inserted)} (caricatures, not recordings: see acoustics/anthropogenic/synth_audible.py)"
+            )
+    shown = evidence[_EVIDENCE_SHOWN].to_string(index=False, float_format=lambda v: f"{v:.1f}")
+    result.summary.append(f"site evidence -> {evidence_path} (and .csv):\n" + shown)
+    return result
+
+
+@dataclass
+class IntegrityDemo:
+    catalog: Path
+    report: Path
+    pdf: Path
+    summary: list[str] = field(default_factory=list)
+
+
+def run_integrity_demo(
+    out: Path,
+    result: DemoResult,
+    *,
+    evidence: Path | None = None,
+    years: tuple[int, int] = DEMO_YEARS,
+    say: Say = print,
+) -> IntegrityDemo | None:
+    """Ecosystem integrity on the demo area: the land-cover maps and annual products on 240 m
+    cells, the acoustic site evidence on its cells, the network trained on the last year's
+    land-cover hemeroby (provisional simulator table), EI maps of every year as products, and
+    the report (HTML + PDF). None when the demo made no land-cover maps."""
+    from ..integrity import (
+        evidence_on_cells,
+        integrity_layers,
+        load_hemeroby_table,
+        run_integrity,
+        write_report,
+    )
+
+    if result.landcover is None:
+        return None
+    out = Path(out)
+    table = load_hemeroby_table("simulator-8-hemeroby")
+    geobox = demo_geobox()
+    products, maps = LocalCatalog(result.products), LocalCatalog(result.landcover)
+    say(f"integrity: {table.label} hemeroby, 250 m cells (240 m: 8 Landsat pixels), "
+        f"years {years[0]}-{years[1]}")
+    layers = {
+        year: integrity_layers(products, maps, geobox, year, scheme="simulator-8", table=table,
+                               cell_size=250, earlier_year=None if year == years[0] else years[0])
+        for year in range(years[0], years[1] + 1)
+    }
+    cells = None
+    if evidence is not None and evidence.exists():
+        cells = evidence_on_cells(pd.read_parquet(evidence), next(iter(layers.values())).odc.geobox)
+    catalog = LocalCatalog(out, title="ecointegrity ecosystem integrity")
+    run = run_integrity(layers, train_year=years[1], evidence=cells, table=table,
+                        out_catalog=catalog, model_path=out / "model.json")
+    html, pdf = write_report(run.maps, out / "report.html",
+                             area_name="Bacalar lagoon (demo, simulated)",
+                             validation=run.validation, acoustic=run.acoustic, model=run.model)
+    demo = IntegrityDemo(out, html, pdf)
+    last = run.maps[years[1]].ei.values
+    demo.summary.append(f"integrity: EI maps {years[0]}-{years[1]} in {out} (mean EI {years[1]}: "
+                        f"{float(np.nanmean(last)):.2f}); report {html} and {pdf}")
+    if run.validation is not None:
+        demo.summary.append(
+            "integrity: " + run.validation.summary().replace("\n", "\n      ").rstrip()
+        )
+    return demo

@@ -1,0 +1,90 @@
+"""Reactions to animations (like/dislike) and their statistics per H3 cell."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+
+from ..deps import Settings, StoreDep, check_rate
+from ..models import ReactionInfo, ReactionRequest, Totals
+from .animations import ANIMATION_ID
+from .tiles import NAME_PATTERN
+
+__all__ = ["h3_resolution_for_zoom", "router"]
+
+
+def h3_resolution_for_zoom(zoom: int) -> int:
+    """H3 cells about the size of a few map tiles: resolution ~ zoom / 2, within 0..9."""
+    return max(0, min(9, math.floor(zoom / 2)))
+
+
+def router() -> APIRouter:
+    api = APIRouter(tags=["reactions"])
+
+    @api.post(
+        "/api/animations/{animation_id}/reactions",
+        response_model=ReactionInfo,
+        responses={429: {"description": "rate limited"}},
+    )
+    def react(
+        request: Request,
+        animation_id: Annotated[str, PathParam(pattern=ANIMATION_ID)],
+        body: ReactionRequest,
+        store: StoreDep,
+        settings: Settings,
+    ) -> ReactionInfo:
+        """Like or dislike an animation; the same browser token replaces its earlier reaction."""
+        check_rate(request, store, "reaction", settings.reactions_per_minute)
+        location = body.location
+        stored = store.react(
+            animation_id,
+            body.token,
+            1 if body.value == "like" else -1,
+            lat=location.lat if location else None,
+            lon=location.lon if location else None,
+            device_location=location is not None,
+        )
+        return ReactionInfo(
+            animation_id=animation_id,
+            value="like" if stored.value > 0 else "dislike",
+            lat=stored.lat,
+            lon=stored.lon,
+        )
+
+    @api.get("/api/reactions/stats")
+    def reaction_stats(
+        store: StoreDep,
+        settings: Settings,
+        zoom: Annotated[
+            int, Query(ge=0, le=22, description="map zoom; picks the H3 resolution")
+        ] = 5,
+        product: Annotated[str | None, Query(max_length=64, pattern=NAME_PATTERN)] = None,
+        year: Annotated[int | None, Query(ge=1972, le=2100)] = None,
+    ) -> dict[str, Any]:
+        """Likes and dislikes per H3 cell as GeoJSON; cells with too few reactions are hidden."""
+        return store.stats_geojson(
+            h3_resolution_for_zoom(zoom),
+            product=product,
+            year=year,
+            min_count=settings.min_reactions_per_cell,
+        )
+
+    @api.get("/api/reactions/summary")
+    def reaction_summary(
+        store: StoreDep,
+        settings: Settings,
+        product: Annotated[str | None, Query(max_length=64, pattern=NAME_PATTERN)] = None,
+        year: Annotated[int | None, Query(ge=1972, le=2100)] = None,
+    ) -> dict[str, Any]:
+        """Totals and the most reacted-to animations (regions)."""
+        totals = Totals(**store.totals(product=product, year=year))
+        return {
+            "totals": totals.model_dump(),
+            "top": store.top_animations(10, product=product, year=year),
+            "min_reactions_per_cell": settings.min_reactions_per_cell,
+        }
+
+    return api
