@@ -1,25 +1,52 @@
-"""Load test of the React-2-EO API against TiTiler, on the same COG, in one run.
+"""Load test of the React-2-EO API, each measurement against a baseline run in the same process.
 
-1. Products from the offline demo (simulator, Bacalar); to animate 20 years, the 2022 items are
-   also listed under 2004-2023 in a copy of the product catalog (same COGs, same rendering work).
-2. Our API (`ecointegrity serve`) and TiTiler (`titiler.core`'s TilerFactory, benchmark-only
-   extra: `pip install titiler.core`) run as uvicorn servers on localhost, one process each.
-3. Tile latency p50/p95 for one client, and tiles per second under 32 concurrent clients, on
-   distinct zoom-15/16 tiles of one NDVI COG, for both. Our server runs twice: with its tile
-   cache off (every request reads and renders, as TiTiler does: the headline comparison) and
-   with it on (what a deployment sees when many people look at the same place).
-4. An animated GIF of 20 frames at 512 px; 5,000 reactions posted by 50 concurrent clients,
-   then counted in the statistics.
+Sections (``--sections``, default all):
 
-    python benchmarks/api_load.py [--requests 300] [--seconds 10]
+``tiles``: our tile server against TiTiler, on the same COG.
+  1. Products from the offline demo (simulator, Bacalar), or an existing demo output
+     (``--demo DIR``, copied first); to animate 20 years, the 2022 items are also listed under
+     2004-2023 in a copy of the product catalog (same COGs, same rendering work).
+  2. Our API (`ecointegrity serve`) and TiTiler (`titiler.core`'s TilerFactory, benchmark-only
+     extra: `pip install titiler.core`) run as uvicorn servers on localhost, one process each.
+  3. Tile latency p50/p95 for one client, and tiles per second under 32 concurrent clients, on
+     distinct zoom-15/16 tiles of one NDVI COG, for both. Our server runs twice: with its tile
+     cache off (every request reads and renders, as TiTiler does: the headline comparison) and
+     with it on (what a deployment sees when many people look at the same place).
+  4. An animated GIF of 20 frames at 512 px; 5,000 reactions posted by 50 concurrent clients,
+     then counted in the statistics.
 
-Prints a table, then one JSON line.
+``burst``: 200 distinct clients behind a trusted proxy, with the default rate limits.
+  This process plays the proxy: it connects from 127.0.0.1 and sends ``X-Forwarded-For: <client>``.
+  Clients are 10.1.N.H for 50 networks N (IPv4 /24s) of 4 hosts H: the per-minute limit counts
+  per address and the daily cap per /24, so each client (5 reactions, default limit 30/minute)
+  and each network (20 reactions, default cap 1,000/day) stays well within both: any 429 is a
+  request wrongly limited. Baseline: the same burst against a server started with
+  ``--forwarded-allow-ips ''`` (no trusted proxy): every request is the proxy's, 200 clients
+  share one bucket and all but 30 per minute are refused (what the setting fixes). The baseline
+  starts at least 10 s before a minute boundary so that it meets one fixed window.
+
+``postgres``: reactions per second on PostgreSQL with 2 uvicorn workers.
+  `ecointegrity serve` runs one process; the workers come from uvicorn's ``--workers`` on an app
+  factory that builds the app as `serve` does (``create_app``), with serve's uvicorn options
+  (no proxy headers, no access log). The database (``--pg-url``, default
+  postgresql+psycopg://postgres@127.0.0.1:5432/ecointegrity_bench) is dropped and created
+  afresh before each PostgreSQL row. Baseline: SQLite with 1 worker (the default deployment); a
+  third row, PostgreSQL with 1 worker, separates the database from the workers. N clients
+  (``--pg-clients``) post distinct reactions for ``--pg-seconds``; reported: the median of the
+  per-second counts of acknowledged reactions, and whether acknowledged == rows in the database.
+  Rate limits are raised out of the way (each request still counts its two rate-limit rows).
+
+    python benchmarks/api_load.py [--sections tiles,burst,postgres] [--demo DIR]
+                                  [--requests 300] [--seconds 10] [--pg-seconds 6] [--pg-clients 16]
+
+Prints a table per section, then one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import importlib.util
 import json
 import math
 import os
@@ -30,17 +57,32 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+
+SECTIONS = ("tiles", "burst", "postgres")
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ecointegrity_bench"
 
 TITILER_APP = textwrap.dedent("""
     from fastapi import FastAPI
     from titiler.core.factory import TilerFactory
     app = FastAPI()
     app.include_router(TilerFactory().router, prefix="/cog")
+""")
+
+# uvicorn --workers needs an import string: this factory builds the app as `ecointegrity serve`.
+FACTORY_APP = textwrap.dedent("""
+    import os
+    from ecointegrity.web import ApiSettings, create_app
+
+    def app():
+        return create_app(os.environ["BENCH_PRODUCTS"], os.environ["BENCH_DATABASE_URL"],
+                          os.environ["BENCH_ANIMATIONS"], ApiSettings())
 """)
 
 
@@ -50,15 +92,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, timeout: float = 60) -> None:
+def _wait(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
     end = time.time() + timeout
     while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
         except httpx.HTTPError:
             time.sleep(0.3)
     raise RuntimeError(f"server at {url} did not start")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _tiles(bounds, zooms=(15, 16)) -> list[tuple[int, int, int]]:
@@ -106,19 +159,21 @@ def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300, help="single-client tile requests per server")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each concurrent run")
-    args = parser.parse_args()
+def _small_animation(base_url: str, bounds) -> str:
+    """A small animation to react to (64 px, 2021-2022); returns its id."""
+    west, south, east, north = bounds
+    body = {"product": "ndvi", "bbox": {"west": west + 0.005, "south": south + 0.005, "east": east - 0.005,
+                                        "north": north - 0.005},
+            "year_from": 2021, "year_to": 2022, "size": 64}
+    r = httpx.post(base_url + "/api/animations", json=body, timeout=120)
+    r.raise_for_status()
+    return r.json()["id"]
 
-    from ecointegrity.cli.demo_job import run_demo
-    from ecointegrity.cube import LocalCatalog
 
-    work = Path(tempfile.mkdtemp(prefix="ecointegrity-api-"))
-    run_demo(work / "demo", offline=True, say=lambda _: None)
-    products = LocalCatalog(work / "demo" / "products")
-    # 20 "years" for the animation: the 2022 items re-dated 2004-2023 (same COGs)
+# --- section: tiles ------------------------------------------------------------------------------
+
+def _redate(products) -> None:
+    """20 "years" for the animation: the 2022 items re-dated 2004-2023 (same COGs)."""
     for product in products.collections():
         base = [it for it in products.items(product, time=2022)]
         redated = []
@@ -133,12 +188,16 @@ def main() -> None:
                 redated.append(clone)
         products.add_items(product, redated)
 
+
+def tiles_section(work: Path, products, args) -> dict:
+    _redate(products)
     ndvi_item = products.items("ndvi", time=2022)[0]
     cog = ndvi_item.assets["ndvi"].get_absolute_href()
     bounds = ndvi_item.bbox
     tiles = _tiles(bounds)[: max(args.requests, 64)]
     ports = {"ecointegrity": _free_port(), "ecointegrity (tile cache)": _free_port(), "titiler": _free_port()}
     env = {**os.environ, "ECOINTEGRITY_DATA_ROOT": str(work / "api"), "ECOINTEGRITY_API_REACTIONS_PER_MINUTE": "1000000",
+           "ECOINTEGRITY_API_REACTIONS_PER_DAY": "1000000",
            "ECOINTEGRITY_API_ANIMATIONS_PER_MINUTE": "1000000", "ECOINTEGRITY_API_MAX_BODY_BYTES": "16384"}
     (work / "titiler_app.py").write_text(TITILER_APP)
 
@@ -157,8 +216,8 @@ def main() -> None:
     try:
         base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         ours_base = base["ecointegrity"]
-        for name, url in base.items():
-            _wait(url + ("/docs" if name == "titiler" else "/api/health"))
+        for (name, url), proc in zip(base.items(), servers, strict=True):
+            _wait(url + ("/docs" if name == "titiler" else "/api/health"), proc=proc)
         # the same picture: scaled int16 -> NDVI, stretched -0.2..0.9 through RdYlGn
         urls = {name: [f"{url}/api/tiles/ndvi/2022/{z}/{x}/{y}.png?band=ndvi" for z, x, y in tiles]
                 for name, url in base.items() if name != "titiler"}
@@ -195,9 +254,7 @@ def main() -> None:
         counted = httpx.get(ours_base + "/api/reactions/summary").json()["totals"]["reactions"]
     finally:
         for proc in servers:
-            proc.terminate()
-            proc.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
+            _stop(proc)
 
     print(f"\n{'server':<28}{'tile p50 ms':>12}{'tile p95 ms':>12}{'tiles/s (32 clients)':>22}")
     for name, r in results.items():
@@ -206,8 +263,7 @@ def main() -> None:
     cached = results["ecointegrity (tile cache)"]["tiles_per_s"] / results["titiler"]["tiles_per_s"]
     print(f"\nthroughput ratio vs TiTiler: {ratio:.2f}x without our tile cache, {cached:.2f}x with it; GIF of 20 frames at 512 px: {gif_s:.2f} s; "
           f"reactions: 5000 posted by 50 clients in {reactions_s:.1f} s, {accepted} accepted, {counted} counted")
-    print(json.dumps({
-        "benchmark": "api_load",
+    return {
         "tile_p50_ms": round(results["ecointegrity"]["p50"], 1),
         "tile_p95_ms": round(results["ecointegrity"]["p95"], 1),
         "titiler_tile_p50_ms": round(results["titiler"]["p50"], 1),
@@ -215,7 +271,242 @@ def main() -> None:
         "tiles_per_s_ratio_vs_titiler_cached": round(cached, 2),
         "gif_20x512_s": round(gif_s, 2),
         "reactions_lost": 5000 - counted,
-    }))
+    }
+
+
+# --- section: burst ------------------------------------------------------------------------------
+
+def _burst_clients(n: int, per_network: int = 4) -> list[str]:
+    """n client addresses 10.1.N.H: ``per_network`` hosts in each of n / per_network /24s."""
+    return [f"10.1.{i // per_network}.{10 * (i % per_network + 1)}" for i in range(n)]
+
+
+def _burst(base_url: str, animation_id: str, clients: list[str], per_client: int) -> dict:
+    """Every client posts ``per_client`` reactions at once (one thread each, released together)."""
+    start = threading.Barrier(len(clients) + 1)
+
+    def client(i: int) -> Counter:
+        statuses: Counter = Counter()
+        with httpx.Client(timeout=60, headers={"X-Forwarded-For": clients[i]}) as c:
+            c.get(base_url + "/api/health")  # connect before the start
+            start.wait()
+            for j in range(per_client):
+                r = c.post(f"{base_url}/api/animations/{animation_id}/reactions",
+                           json={"value": "like" if j % 2 else "dislike", "token": f"burst-{i:03d}-{j}"})
+                statuses[r.status_code] += 1
+        return statuses
+
+    with cf.ThreadPoolExecutor(len(clients)) as pool:
+        futures = [pool.submit(client, i) for i in range(len(clients))]
+        start.wait()
+        t = time.perf_counter()
+        statuses = sum((f.result() for f in futures), Counter())
+        elapsed = time.perf_counter() - t
+    return {"ok": statuses[200], "limited": statuses[429],
+            "other": sum(v for k, v in statuses.items() if k not in (200, 429)),
+            "seconds": elapsed, "reactions_per_s": statuses[200] / elapsed}
+
+
+def burst_section(work: Path, products, args) -> dict:
+    bounds = products.items("ndvi", time=2022)[0].bbox
+    clients = _burst_clients(args.burst_clients)
+    setups = {"trusted proxy (127.0.0.1)": "127.0.0.1", "no trusted proxy (baseline)": ""}
+    results = {}
+    for name, trusted in setups.items():
+        port = _free_port()
+        env = {**os.environ, "ECOINTEGRITY_DATA_ROOT": str(work / f"burst-{port}")}
+        for key in [k for k in env if k.startswith("ECOINTEGRITY_API_")]:
+            del env[key]  # default limits: 30 reactions per client per minute, 1,000 per /24 per day
+        proc = subprocess.Popen([sys.executable, "-m", "ecointegrity", "serve", "--port", str(port),
+                                 "--products-catalog", str(products.root), "--forwarded-allow-ips", trusted],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait(base_url + "/api/health", proc=proc)
+            animation_id = _small_animation(base_url, bounds)
+            if not trusted and 60 - time.time() % 60 < 10:
+                time.sleep(60 - time.time() % 60 + 0.2)  # meet one fixed one-minute window
+            results[name] = _burst(base_url, animation_id, clients, args.burst_per_client)
+        finally:
+            _stop(proc)
+
+    total = len(clients) * args.burst_per_client
+    print(f"\nburst: {len(clients)} clients ({len(clients) // 4} /24 networks) x {args.burst_per_client} reactions "
+          f"= {total} requests at once, default limits, through a proxy on 127.0.0.1 (X-Forwarded-For)")
+    print(f"{'server':<30}{'accepted':>10}{'429':>8}{'other':>8}{'seconds':>9}{'accepted/s':>12}")
+    for name, r in results.items():
+        print(f"{name:<30}{r['ok']:>10}{r['limited']:>8}{r['other']:>8}{r['seconds']:>9.2f}{r['reactions_per_s']:>12.0f}")
+    proxied, baseline = results["trusted proxy (127.0.0.1)"], results["no trusted proxy (baseline)"]
+    print(f"wrongly limited behind the trusted proxy: {proxied['limited']} of {total}; "
+          f"without it: {baseline['limited']} of {total} refused")
+    return {
+        "burst_clients": len(clients),
+        "burst_requests": total,
+        "burst_wrongly_limited": proxied["limited"],
+        "burst_errors": proxied["other"],
+        "burst_reactions_per_s": round(proxied["reactions_per_s"], 1),
+        "burst_no_proxy_limited": baseline["limited"],
+        "burst_no_proxy_accepted": baseline["ok"],
+    }
+
+
+# --- section: postgres ---------------------------------------------------------------------------
+
+def _fresh_postgres(url: str) -> None:
+    """Drop and create the benchmark database (reactions of an earlier run would be replaced)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target.database}"')
+
+
+def _count_reactions(url: str, animation_id: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM reactions WHERE animation_id = :a"),
+                                {"a": animation_id}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _reaction_rate(base_url: str, animation_id: str, clients: int, seconds: float, tag: str) -> dict:
+    """``clients`` threads post distinct reactions for ``seconds``; per-second counts of 200s."""
+    start = threading.Barrier(clients + 1)
+
+    def worker(i: int) -> tuple[list[float], int]:
+        done, failed, j = [], 0, 0
+        with httpx.Client(timeout=60) as c:
+            for _ in range(3):  # warm up: connection, first queries (not counted in the rate)
+                c.post(f"{base_url}/api/animations/{animation_id}/reactions",
+                       json={"value": "like", "token": f"warm-{tag}-{i:03d}-{_}"}).raise_for_status()
+            start.wait()
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                r = c.post(f"{base_url}/api/animations/{animation_id}/reactions",
+                           json={"value": "like" if j % 3 else "dislike", "token": f"pg-{tag}-{i:03d}-{j:06d}"})
+                j += 1
+                if r.status_code == 200:
+                    done.append(time.perf_counter())
+                else:
+                    failed += 1
+        return done, failed
+
+    with cf.ThreadPoolExecutor(clients) as pool:
+        futures = [pool.submit(worker, i) for i in range(clients)]
+        start.wait()
+        t0 = time.perf_counter()
+        results = [f.result() for f in futures]
+    stamps = [t for done, _ in results for t in done]
+    per_second = Counter(int(t - t0) for t in stamps if t - t0 < int(seconds))
+    rates = [per_second.get(s, 0) for s in range(int(seconds))]
+    return {"acknowledged": len(stamps) + 3 * clients, "failed": sum(f for _, f in results),
+            "median_per_s": statistics.median(rates), "min_per_s": min(rates), "max_per_s": max(rates)}
+
+
+def postgres_section(work: Path, products, args) -> dict:
+    bounds = products.items("ndvi", time=2022)[0].bbox
+    (work / "bench_api.py").write_text(FACTORY_APP)
+    setups = {
+        "SQLite, 1 worker (baseline)": (f"sqlite:///{work / 'reactions.sqlite'}", 1),
+        "PostgreSQL, 1 worker": (args.pg_url, 1),
+        "PostgreSQL, 2 workers": (args.pg_url, 2),
+    }
+    results = {}
+    for name, (url, workers) in setups.items():
+        if url == args.pg_url:
+            _fresh_postgres(url)  # each row on an empty database, as SQLite's
+        port = _free_port()
+        env = {**os.environ, "ECOINTEGRITY_DATA_ROOT": str(work / f"pg-{port}"),
+               "BENCH_PRODUCTS": str(products.root), "BENCH_DATABASE_URL": url,
+               "BENCH_ANIMATIONS": str(work / f"pg-{port}" / "animations"),
+               "ECOINTEGRITY_API_REACTIONS_PER_MINUTE": "1000000000", "ECOINTEGRITY_API_REACTIONS_PER_DAY": "1000000000",
+               "ECOINTEGRITY_API_TILE_CACHE_MB": "0"}
+        # the options `ecointegrity serve` gives uvicorn.run (serve.uvicorn_options), on the command line
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_api:app", "--factory", "--port", str(port),
+                                 "--workers", str(workers), "--no-proxy-headers", "--no-access-log",
+                                 "--log-level", "warning"], cwd=work, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait(base_url + "/api/health", proc=proc)
+            time.sleep(1.0 if workers > 1 else 0)  # every worker up, not just the first
+            animation_id = _small_animation(base_url, bounds)
+            r = _reaction_rate(base_url, animation_id, args.pg_clients, args.pg_seconds, tag=str(port))
+        finally:
+            _stop(proc)
+        r["rows"] = _count_reactions(url, animation_id)
+        results[name] = r
+
+    print(f"\nreactions: {args.pg_clients} concurrent clients for {args.pg_seconds:g} s, distinct tokens, "
+          f"median of per-second counts")
+    print(f"{'server':<30}{'median/s':>10}{'min/s':>8}{'max/s':>8}{'acknowledged':>14}{'rows':>8}{'errors':>8}")
+    for name, r in results.items():
+        print(f"{name:<30}{r['median_per_s']:>10.0f}{r['min_per_s']:>8}{r['max_per_s']:>8}"
+              f"{r['acknowledged']:>14}{r['rows']:>8}{r['failed']:>8}")
+    base = results["SQLite, 1 worker (baseline)"]["median_per_s"]
+    pg1, pg2 = results["PostgreSQL, 1 worker"], results["PostgreSQL, 2 workers"]
+    print(f"ratio vs SQLite with 1 worker: PostgreSQL 1 worker {pg1['median_per_s'] / base:.2f}x, "
+          f"2 workers {pg2['median_per_s'] / base:.2f}x; acknowledged == rows: "
+          f"{all(r['acknowledged'] == r['rows'] for r in results.values())}")
+    return {
+        "pg_clients": args.pg_clients,
+        "pg_2w_reactions_per_s": pg2["median_per_s"],
+        "pg_1w_reactions_per_s": pg1["median_per_s"],
+        "sqlite_1w_reactions_per_s": base,
+        "pg_2w_ratio_vs_sqlite": round(pg2["median_per_s"] / base, 2),
+        "pg_reactions_lost": sum(r["acknowledged"] - r["rows"] for r in results.values()),
+        "pg_errors": sum(r["failed"] for r in results.values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--demo", type=Path, help="an existing demo output (its products/ is copied) "
+                        "instead of running the offline demo")
+    parser.add_argument("--requests", type=int, default=300, help="single-client tile requests per server")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each concurrent tile run")
+    parser.add_argument("--burst-clients", type=int, default=200, help="distinct clients of the burst")
+    parser.add_argument("--burst-per-client", type=int, default=5, help="reactions per client in the burst")
+    parser.add_argument("--pg-url", default=os.environ.get("ECOINTEGRITY_BENCH_PG_URL", PG_URL),
+                        help="PostgreSQL database for the reactions run (dropped and created)")
+    parser.add_argument("--pg-clients", type=int, default=16, help="concurrent clients posting reactions")
+    parser.add_argument("--pg-seconds", type=float, default=6.0, help="duration of each reactions run")
+    args = parser.parse_args()
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    if unknown := set(sections) - set(SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if "tiles" in sections and importlib.util.find_spec("titiler") is None:
+        parser.error("the tiles section needs TiTiler (pip install -e '.[bench]'); "
+                     "or run the others: --sections burst,postgres")
+
+    from ecointegrity.cube import LocalCatalog
+
+    work = Path(tempfile.mkdtemp(prefix="ecointegrity-api-"))
+    try:
+        if args.demo:
+            shutil.copytree(args.demo / "products", work / "demo" / "products")
+        else:
+            from ecointegrity.cli.demo_job import run_demo
+
+            run_demo(work / "demo", offline=True, say=lambda _: None)
+        products = LocalCatalog(work / "demo" / "products")
+        out: dict = {"benchmark": "api_load", "sections": sections}
+        runners = {"tiles": tiles_section, "burst": burst_section, "postgres": postgres_section}
+        for section in SECTIONS:
+            if section in sections:
+                out.update(runners[section](work, products, args))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

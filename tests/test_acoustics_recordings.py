@@ -409,3 +409,20 @@ def test_empty_scan_result_has_typed_columns(tmp_path):
     assert str(result) == "0 files: 0 recordings, 0 problems"
     write_recordings(result, tmp_path / "empty.parquet")
     assert read_recordings(tmp_path / "empty.parquet").empty
+
+
+def test_truncated_wav_says_how_much_was_read(tmp_path):
+    from ecointegrity.acoustics.io.recordings import recording_truncation
+
+    whole = _wav_bytes(rate=8000, frames=int(3.7 * 8000))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole[: 44 + int(1.2 * 8000) * 2])  # header says 3.7 s, file holds 1.2 s
+    (tmp_path / "whole.wav").write_bytes(whole)
+    result = scan_recordings(tmp_path, progress=False)
+    assert list(map(os.path.basename, result.table["path"])) == ["whole.wav"]
+    (reason,) = result.problems["reason"]
+    assert reason.startswith("truncated: 1.2 of 3.7 s read") and "declares 59200 bytes" in reason
+    assert f"problem: {cut}: truncated: 1.2 of 3.7 s read" in str(result)
+    assert recording_truncation(cut) == reason
+    assert recording_truncation(tmp_path / "whole.wav") is None
+    assert recording_truncation(tmp_path / "missing.wav") is None

@@ -108,3 +108,38 @@ def test_failed_write_leaves_no_partial_item(catalog, monkeypatch):
     ingest_arrays(catalog, "sim", data, bands=["red", "nir08"], times=["2020-01-01", "2020-01-17", "2020-02-02"],
                   geobox=tile.geobox, sensor="landsat-c2-l2", nodata=0)
     assert len(catalog.item_ids("sim")) == 3
+
+
+def _corrupt_middle_block(path: Path) -> None:
+    """Overwrite bytes in the middle of the compressed data of a block that is neither the
+    first nor the last (the offsets come from GDAL's TIFF metadata domain)."""
+    with rasterio.open(path) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+        size = int(src.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=1))
+    data = bytearray(path.read_bytes())
+    data[offset + size // 2 : offset + size // 2 + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+def test_folder_ingest_reads_every_block_and_reports_a_damaged_middle(catalog, tmp_path):
+    folder = tmp_path / "tifs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for day in ["2017-08-29", "2017-09-14"]:
+        with rasterio.open(
+            folder / f"CBERS-4_AWFI_B13_{day}.tif", "w", driver="GTiff", width=512, height=512, count=1,
+            dtype="int16", crs="EPSG:32614", transform=Affine(64, 0, 500000, 0, -64, 2000000),
+            tiled=True, blockxsize=128, blockysize=128, compress="deflate",
+        ) as dst:
+            dst.write(rng.normal(1000, 50, (1, 512, 512)).astype(np.int16))
+    damaged = folder / "CBERS-4_AWFI_B13_2017-09-14.tif"
+    _corrupt_middle_block(damaged)
+    with rasterio.open(damaged) as src:  # what the old check read: first and last blocks are fine
+        src.read(1, window=rasterio.windows.Window(0, 0, 128, 128))
+        src.read(1, window=rasterio.windows.Window(384, 384, 128, 128))
+
+    report = ingest_geotiffs(catalog, folder, "cbers", sensor="cbers4-awfi")
+    assert [Path(p).name for p, _ in report.problems] == [damaged.name]
+    assert "damaged data in rows 128-255" in report.problems[0][1]
+    assert report.items_added == 1 and catalog.item_ids("cbers") == ["cbers_20170829"]
+    assert damaged.name in str(report)

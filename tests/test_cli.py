@@ -101,7 +101,8 @@ def test_ingest_folder_cli_reports_broken_files(tmp_path, cbers_dir):
     (src / "CBERS-4_AWFI_B13_2017-09-14.tif").write_bytes(b"garbage")
     result = runner.invoke(app, ["ingest", "folder", str(src), "--collection", "cbers", "--sensor", "cbers4-awfi",
                                  "--catalog", str(tmp_path / "cat")])
-    assert result.exit_code == 0, result.output
+    # the rest is ingested, the summary names the broken file, and the status says "some failed"
+    assert result.exit_code == 3, result.output
     assert "1 items" in result.output and "CBERS-4_AWFI_B13_2017-09-14.tif" in result.output
     listed = runner.invoke(app, ["catalog", "list", "--catalog", str(tmp_path / "cat")])
     assert "cbers" in listed.output and "2017-08-29" in listed.output
@@ -115,6 +116,36 @@ def test_mosaic_command_refuses_products_a_sensor_cannot_make(tmp_path, cbers_di
                                  "--products-catalog", str(tmp_path / "p")])
     assert result.exit_code == 2
     assert "wofs needs band(s) swir1, swir2" in result.output
+
+
+def test_ingest_folder_exits_0_when_every_file_is_ingested(tmp_path, cbers_dir):
+    src = tmp_path / "tifs"
+    src.mkdir()
+    for band in ["B13", "B14"]:
+        shutil.copy(cbers_dir / f"CBERS-4_AWFI_{band}_2017-08-29.tif", src)
+    result = runner.invoke(app, ["ingest", "folder", str(src), "--collection", "cbers", "--sensor", "cbers4-awfi",
+                                 "--catalog", str(tmp_path / "cat")])
+    assert result.exit_code == 0, result.output
+    help_text = runner.invoke(app, ["ingest", "folder", "--help"]).output
+    assert "3 finished but some files skipped" in " ".join(help_text.split())
+
+
+def test_acoustics_detect_exits_3_when_some_recordings_failed(tmp_path):
+    from ecointegrity.acoustics import write_synthetic_dataset
+
+    audio = tmp_path / "audio"
+    write_synthetic_dataset(audio, 2, duration_s=(0.5, 0.6), seed=3)
+    result = runner.invoke(app, ["acoustics", "detect", str(audio), "--out", str(tmp_path / "ok")])
+    assert result.exit_code == 0, result.output
+    (audio / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage")
+    result = runner.invoke(app, ["acoustics", "detect", str(audio), "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 3, result.output
+    assert "2 recordings processed" not in result.output and "3 recordings processed" in result.output
+    assert "failed: " in result.output and "broken.wav" in result.output
+    assert "1 recording(s) failed" in result.output
+    # the help documents the codes
+    help_text = runner.invoke(app, ["acoustics", "detect", "--help"]).output
+    assert "3 finished but some recordings failed" in " ".join(help_text.split())
 
 
 def test_cli_errors_are_one_line_with_exit_2(tmp_path):
@@ -179,7 +210,7 @@ def test_acoustics_anthropogenic_indices_evidence_commands(tmp_path):
     # whatever the model hears
     result = runner.invoke(app, ["acoustics", "anthropogenic", str(tmp_path / "audio"), "--out", str(events),
                                  "--threshold", "0"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # finished, but empty.wav failed
     table = pd.read_csv(events)
     assert {"recording", "start_time", "end_time", "label", "score"} <= set(table.columns)
     assert len(table) == 2 * 8 and (table.start_time == 0).all() and (table.end_time == 30).all()

@@ -148,7 +148,7 @@ def test_migrations_create_the_tables(db_url):
         s.upgrade()
         s.upgrade()  # at head already: nothing to do, no error
         insp = inspect(s.engine)
-        assert {"animations", "reactions", "rate_events", "alembic_version"} <= set(
+        assert {"animations", "reactions", "rate_events", "secrets", "alembic_version"} <= set(
             insp.get_table_names()
         )
         assert {c["name"] for c in insp.get_columns("animations")} == {
@@ -179,6 +179,7 @@ def test_migrations_create_the_tables(db_url):
             "years_to",
             "created_at",
             "updated_at",
+            "network",  # 0002: 12-bit keyed hash of the client's network
         }
         assert {c["name"] for c in insp.get_columns("rate_events")} >= {
             "key_hash",
@@ -193,7 +194,7 @@ def test_migrations_create_the_tables(db_url):
         with s.engine.connect() as conn:
             assert (
                 conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-                == "0001_initial"
+                == "0002_privacy"
             )
     finally:
         s.close()
@@ -604,3 +605,45 @@ def test_unreachable_postgres_skips_or_fails_in_ci(monkeypatch):
     monkeypatch.setenv("ECOINTEGRITY_REQUIRE_DATA", "1")
     with pytest.raises(pytest.fail.Exception, match="ECOINTEGRITY_REQUIRE_DATA=1"):
         _admin_engine_or_skip(unreachable)
+
+
+def test_two_stores_without_a_secret_share_one_bucket(db_url):
+    """Workers and replicas on one database count a client once, with no secret configured:
+    the secret is created once in the database and read by every store."""
+    one, two = Store(db_url), Store(db_url)
+    try:
+        one.upgrade()
+        now = 1_800_000_000.0
+        hits = [s.hit("203.0.113.7", "react", 3, 60, now=now) for s in (one, two, one, two)]
+        assert [allowed for allowed, _ in hits] == [True, True, True, False]
+        (row,) = rows(one, "rate_events")
+        assert row["count"] == 4
+        (secret,) = rows(one, "secrets")
+        assert len(bytes.fromhex(secret["value"])) == 32
+    finally:
+        one.close()
+        two.close()
+
+
+def test_public_stats_count_networks_and_release_top_down(store):
+    """Store.public_stats: k distinct networks, per stratum, parents never minus a lone child."""
+    store.save_animation(animation("a" * 24, "ndvi", (2019, 2023)))
+    store.save_animation(animation("b" * 24, "wofs", (2010, 2012)))
+    crowd, lone = _spread(CDMX, 2)
+    for i in range(5):
+        store.react("a" * 24, f"crowd{i}", 1, lat=crowd[0], lon=crowd[1], network=f"10.{i}.0.0/24")
+    for i in range(9):  # many reactions, one network
+        store.react("b" * 24, f"flood{i}", 1, lat=crowd[0], lon=crowd[1], network="10.99.0.0/24")
+    record = store.react("a" * 24, "lone", -1, lat=lone[0], lon=lone[1], network="10.7.0.0/24")
+    assert record.network is not None and 0 <= record.network < 4096
+    assert all("10.7.0.0" not in str(v) for r in rows(store, "reactions") for v in r.values())
+    # The exact view publishes the crowd's res-9 cell, and its parent with the lone one in it.
+    assert [c.total for c in store.stats(9)] == [14]
+    # Public: the wofs flood is one contributor (never published); in the ndvi stratum the
+    # res-9 crowd cell would leave the lone reaction alone in its parent, so it is held back.
+    assert [(c.likes, c.dislikes) for c in store.public_stats(7)] == [(5, 1)]
+    assert [c.total for c in store.public_stats(8)] == [6]  # both share their res-8 parent
+    assert store.public_stats(9) == []
+    assert store.public_stats(7, product="wofs") == []
+    assert store.public_stats(7, year=2011) == []
+    assert [c.total for c in store.public_stats(7, year=2020)] == [6]

@@ -2,15 +2,24 @@
 
 An output folder holds one run:
 
-- ``run.json``: the model, its version, threshold and chunking (a folder never mixes runs);
+- ``run.json``: the model, its version, threshold and chunking (``parameters``: a folder never
+  mixes runs), the resolved input list with each recording's identity (``inputs``), the batch
+  size of the last run and the recordings of earlier runs no longer in the source (``removed``);
 - ``detections/part-NNNNN.parquet``: the events of batch NNNNN (the project's event table);
 - ``files/part-NNNNN.parquet``: what happened to each file of that batch (ok or failed with
-  the reason, detections, seconds of audio, seconds of work).
+  the reason, a warning such as a truncated file, detections, seconds of audio and of work) and
+  the file's identity when it was read (size and modification time, or a remote store's tag).
 
-Batches are fixed slices of the sorted file list, so a batch is the same whether a run went
-through or was resumed. A batch counts as done when its ``files`` part exists; both parts are
-written atomically, detections first, so a kill leaves at worst a detections part without its
-ledger, which a resumed run deletes and redoes: nothing lost, nothing twice.
+Which recordings are done is decided per recording, not per batch: a recording is done when
+a ``files`` part lists it with the identity it has now. A resumed run therefore does the rest
+whatever batch size either run used, processes recordings added to the source since, redoes
+recordings that changed (their newer part supersedes the older one when reading), and keeps
+the results of recordings no longer in the source, listing them in ``DetectionRun.removed``
+and ``run.json``. A failed recording counts as done until it changes (or ``overwrite``).
+
+Both parts of a batch are written atomically, detections first, so a kill leaves at worst a
+detections part without its ledger, which a resumed run deletes and redoes: nothing lost,
+nothing twice. Part numbers only grow, so a later part always wins over an earlier one.
 """
 
 from __future__ import annotations
@@ -19,18 +28,20 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pandas as pd
 
-from ..io import atomic_path
+from ..io import atomic_path, json_ready, read_json, write_json_atomic
 from .detector import AudioFile
 from .errors import AcousticsError
 from .io.event_table import EVENT_COLUMNS
 from .io.events import write_events
-from .io.recordings import scan_recordings
+from .io.recordings import recording_truncation, scan_recordings
 from .registry import ModelSpec, resolve_detector
 
 __all__ = [
@@ -42,9 +53,17 @@ __all__ = [
     "read_file_ledger",
 ]
 
-LEDGER_COLUMNS = ["path", "status", "reason", "detections", "audio_s", "seconds", "cpu_s"]
+LEDGER_COLUMNS = [
+    "path", "status", "reason", "warning", "detections", "audio_s", "seconds", "cpu_s",
+    "size_bytes", "modified",
+]
 #: Overrides of a model's settings, as keywords of ``registry.resolve_detector``.
 Overrides = dict[str, Any]
+#: A recording's identity: (size in bytes, modification time or store tag); None where unknown.
+Identity = tuple[int | None, str | None]
+
+# remote stat calls are latency-bound: a few in flight hide most of it
+_REMOTE_WORKERS = 8
 
 
 class RunConflict(AcousticsError):
@@ -65,6 +84,12 @@ class DetectionRun:
     audio_s: float = 0.0  # this time
     cpu_s: float = 0.0  # this time, summed over the processes that did the work
     wall_s: float = 0.0
+    #: processed this time although an earlier run did them: they changed since (size/mtime)
+    changed: list[str] = field(default_factory=list)
+    #: done by an earlier run but no longer in the source: their results are kept
+    removed: list[str] = field(default_factory=list)
+    #: processed, with a caveat (e.g. "truncated: 1.2 of 3.7 s read (...)")
+    warnings: dict[str, str] = field(default_factory=dict)
 
     @property
     def real_time_factor(self) -> float:
@@ -90,6 +115,14 @@ class DetectionRun:
             f"{self.recordings_per_hour:,.0f} recordings per hour, "
             f"{self.audio_hours_per_cpu_hour:,.0f} audio hours per CPU-hour",
         ]
+        if self.changed:
+            lines.append(f"  {len(self.changed)} recording(s) changed since an earlier run: redone")
+        if self.removed:
+            lines.append(
+                f"  {len(self.removed)} recording(s) of earlier runs no longer in the source: "
+                "their results are kept (listed in run.json)"
+            )
+        lines += [f"  warning: {path}: {why}" for path, why in sorted(self.warnings.items())]
         lines += [f"  failed: {path}: {why}" for path, why in sorted(self.failed.items())]
         return "\n".join(lines)
 
@@ -109,12 +142,16 @@ def _process_batch(
 
     readable = []
     for path, te in files:
-        ledger[path] = {"path": path, "status": "ok", "reason": "", "audio_s": 0.0}
+        ledger[path] = {"path": path, "status": "ok", "reason": "", "warning": "", "audio_s": 0.0}
         try:
             ledger[path]["audio_s"] = sf.info(path).duration / te
             readable.append((path, te))
         except Exception as exc:
             fail(path, exc)
+            continue
+        # libsndfile reads a cut-off WAV up to its end without a word: the file is still
+        # worth its detections, but the ledger and the summary must say what was read
+        ledger[path]["warning"] = recording_truncation(path) or ""
     events = detector.detect_files(readable, fail)
     # a file that failed part way may have left events: none of a failed file are kept
     failed = [path for path, row in ledger.items() if row["status"] == "failed"]
@@ -127,7 +164,7 @@ def _process_batch(
             {**row, "detections": int(counts.get(p, 0)), "seconds": seconds, "cpu_s": cpu_s}
             for p, row in ledger.items()
         ],
-        columns=LEDGER_COLUMNS,
+        columns=[c for c in LEDGER_COLUMNS if c not in ("size_bytes", "modified")],
     )
     return events, table
 
@@ -146,7 +183,8 @@ def _files_from(source: str | Path | pd.DataFrame | Sequence[str]) -> list[Audio
     else:
         scan = scan_recordings(source, progress=False)
         table = scan.table
-        # Files the scan could not read still go into the run, so that its ledger lists them.
+        # Files the scan could not read still go into the run, so that its ledger lists them
+        # (and a truncated one is processed with what it holds, with a warning).
         if len(scan.problems):
             table = pd.concat([table, scan.problems[["path"]]], ignore_index=True)
     te = table["time_expansion"] if "time_expansion" in table else pd.Series(1.0, index=table.index)
@@ -157,33 +195,118 @@ def _files_from(source: str | Path | pd.DataFrame | Sequence[str]) -> list[Audio
     return sorted(pairs.items())
 
 
-def _check_parameters(out: Path, parameters: dict[str, Any], overwrite: bool) -> None:
+def _identity(path: str) -> Identity:
+    """Size and modification time (or a store's tag) of a recording; (None, None) when it
+    cannot be found (it will fail, with its reason, when read)."""
+    try:
+        if "://" not in path or path.startswith("file://"):
+            st = os.stat(path[len("file://") :] if path.startswith("file://") else path)
+            return st.st_size, str(st.st_mtime_ns)
+        fs, inner = fsspec.core.url_to_fs(path)
+        info = fs.info(inner)
+    except (OSError, ValueError):
+        return None, None
+    tag = next(
+        (info[k] for k in ("ETag", "etag", "mtime", "LastModified", "last_modified", "updated")
+         if info.get(k) is not None),
+        None,
+    )
+    size = info.get("size")
+    return (int(size) if size is not None else None), (str(tag) if tag is not None else None)
+
+
+def _identities(paths: Sequence[str]) -> dict[str, Identity]:
+    remote = any("://" in p and not p.startswith("file://") for p in paths)
+    with ThreadPoolExecutor(max_workers=_REMOTE_WORKERS if remote else 1) as pool:
+        return dict(zip(paths, pool.map(_identity, paths), strict=True))
+
+
+def _parts(folder: Path) -> list[Path]:
+    """``part-N.parquet`` files in part-number order (numbers only grow: later ones win)."""
+    def number(p: Path) -> int:
+        try:
+            return int(p.stem.split("-", 1)[1])
+        except (IndexError, ValueError):
+            return -1
+
+    return sorted((p for p in folder.glob("part-*.parquet") if number(p) >= 0), key=number)
+
+
+def _latest_rows(out: Path) -> pd.DataFrame:
+    """The ledger row of every recording an earlier run did, from its latest part, with the
+    part's name in ``part``."""
+    parts = [pd.read_parquet(p).assign(part=p.stem) for p in _parts(out / "files")]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=[*LEDGER_COLUMNS, "part"])
+    ledger = pd.concat(parts, ignore_index=True)
+    for column in ("size_bytes", "modified"):  # ledgers written before identities were kept
+        if column not in ledger:
+            ledger[column] = None
+    return ledger.drop_duplicates("path", keep="last").reset_index(drop=True)
+
+
+def _same(saved_size: Any, saved_modified: Any, now: Identity) -> bool:
+    """Whether a ledger row still describes the file; a ledger without identities (written
+    before they were kept) matches by path alone."""
+    if (saved_size is None or pd.isna(saved_size)) and (
+        saved_modified is None or pd.isna(saved_modified)
+    ):
+        return True
+    size = None if saved_size is None or pd.isna(saved_size) else int(saved_size)
+    modified = None if saved_modified is None or pd.isna(saved_modified) else str(saved_modified)
+    return (size, modified) == now
+
+
+def _check_parameters(out: Path, parameters: dict[str, Any], overwrite: bool) -> dict[str, Any]:
+    """The saved run.json of a run with these parameters ({} for a new or overwritten run);
+    a run with other parameters is a RunConflict unless ``overwrite``, which clears it."""
     run_json = out / "run.json"
     if run_json.exists() and not overwrite:
-        saved = json.loads(run_json.read_text())
-        if saved.get("parameters") != json.loads(json.dumps(parameters)):
+        saved = read_json(run_json)
+        if saved.get("parameters") != json_ready(_plain(parameters)):
             raise RunConflict(
                 f"{out} holds a run with other parameters ({run_json}); "
                 "use another folder or overwrite=True (--overwrite)"
             )
-        return
+        return dict(saved)
     if overwrite:
         for sub in ("detections", "files"):
             for part in (out / sub).glob("part-*.parquet"):
                 part.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(run_json, suffix=".json") as tmp:
-        Path(tmp).write_text(
-            json.dumps(
-                {
-                    "parameters": parameters,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                },
-                indent=2,
-                default=str,
-            )
-            + "\n"
-        )
+        for whole in ("detections.parquet", "files.parquet"):
+            (out / whole).unlink(missing_ok=True)
+    return {}
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples as lists, paths as strings)."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _write_run_json(
+    out: Path,
+    saved: dict[str, Any],
+    parameters: dict[str, Any],
+    files: Sequence[AudioFile],
+    identities: dict[str, Identity],
+    batch_files: int,
+    removed: Sequence[str],
+) -> None:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    doc = {
+        "parameters": _plain(parameters),
+        "created": saved.get("created", now),
+        "updated": now,
+        "batch_files": batch_files,  # of the last run; not a parameter: it may change
+        "inputs": [
+            {"path": p, "time_expansion": te, "size_bytes": identities[p][0],
+             "modified": identities[p][1]}
+            for p, te in files
+        ],
+        "removed": sorted(removed),
+    }
+    write_json_atomic(out / "run.json", json_ready(doc))
 
 
 def detect_recordings(
@@ -212,34 +335,74 @@ def detect_recordings(
             (``registry.resolve_detector``).
         threshold, chunk_s: override the model's inference settings (the anthropogenic
             detector has windows, not chunks: chunk_s does not apply).
-        batch_files: files per batch (the unit of work, of resume and of a Dask task).
+        batch_files: files per batch (the unit of work and of a Dask task); it may differ
+            between a run and its resumption.
         scheduler: None (this process), "local" (a LocalCluster) or a Dask scheduler address.
+        overwrite: replace a run made with other parameters (else :class:`RunConflict`).
         progress: called as ``progress(files_done, files_total)``.
+
+    Returns:
+        What this call did; recordings done earlier count in ``skipped``, those changed since
+        in ``changed``, those no longer in ``source`` in ``removed`` (their results are kept).
     """
+    if batch_files < 1:
+        raise ValueError(f"batch_files={batch_files}: must be at least 1")
     out = Path(out_dir)
     overrides: Overrides = {"threshold": threshold, "chunk_s": chunk_s, "device": device}
     parameters = resolve_detector(model, **overrides).run_parameters
-    _check_parameters(out, parameters, overwrite)
+    saved = _check_parameters(out, parameters, overwrite)
     files = _files_from(source)
-    batches = [files[i : i + batch_files] for i in range(0, len(files), batch_files)]
-    (out / "detections").mkdir(exist_ok=True)
+    identities = _identities([p for p, _ in files])
+    (out / "detections").mkdir(parents=True, exist_ok=True)
     (out / "files").mkdir(exist_ok=True)
-    done = {p.stem for p in (out / "files").glob("part-*.parquet")}
+    ledger_parts = _parts(out / "files")
+    done_parts = {p.stem for p in ledger_parts}
     for orphan in (out / "detections").glob("part-*.parquet"):  # killed between its two writes
-        if orphan.stem not in done:
+        if orphan.stem not in done_parts:
             orphan.unlink()
-    todo = [(f"part-{i:05d}", b) for i, b in enumerate(batches) if f"part-{i:05d}" not in done]
+
+    earlier = _latest_rows(out)
+    todo_files: list[AudioFile] = []
+    changed: list[str] = []
+    previous = {r.path: r for r in earlier.itertuples(index=False)}
+    for path, te in files:
+        row = previous.get(path)
+        if row is None:
+            todo_files.append((path, te))
+        elif not _same(row.size_bytes, row.modified, identities[path]):
+            todo_files.append((path, te))
+            changed.append(path)
+    in_source = {p for p, _ in files}
+    removed = sorted(p for p in previous if p not in in_source)
+    _write_run_json(out, saved, parameters, files, identities, batch_files, removed)
+
+    if todo_files:
+        # the consolidated tables describe a finished run only: this one is not, yet
+        for whole in ("detections.parquet", "files.parquet"):
+            (out / whole).unlink(missing_ok=True)
+    first = max((int(p.stem.split("-", 1)[1]) for p in ledger_parts), default=-1) + 1
+    todo = [
+        (f"part-{first + i:05d}", todo_files[k : k + batch_files])
+        for i, k in enumerate(range(0, len(todo_files), batch_files))
+    ]
     run = DetectionRun(
         out,
         parameters,
         files=len(files),
-        skipped=sum(len(b) for i, b in enumerate(batches) if f"part-{i:05d}" in done),
+        skipped=len(files) - len(todo_files),
+        changed=changed,
+        removed=removed,
     )
     started = time.perf_counter()
     finished = run.skipped
 
     def write(name: str, events: pd.DataFrame, ledger: pd.DataFrame) -> None:
         nonlocal finished
+        # the identity taken when the input list was made: what the next run compares with
+        ledger = ledger.assign(
+            size_bytes=pd.array([identities[p][0] for p in ledger["path"]], dtype="Int64"),
+            modified=pd.array([identities[p][1] for p in ledger["path"]], dtype="string"),
+        )[LEDGER_COLUMNS]
         write_events(events, out / "detections" / f"{name}.parquet", format="parquet")
         with atomic_path(out / "files" / f"{name}.parquet", suffix=".parquet") as tmp:
             ledger.to_parquet(tmp, index=False)
@@ -248,6 +411,7 @@ def detect_recordings(
         run.audio_s += float(ledger["audio_s"].sum())
         run.cpu_s += float(ledger["cpu_s"].sum())
         run.failed.update({r.path: r.reason for r in ledger.itertuples() if r.status == "failed"})
+        run.warnings.update({r.path: r.warning for r in ledger.itertuples() if r.warning})
         finished += len(ledger)
         if progress:
             progress(finished, len(files))
@@ -300,15 +464,24 @@ def _consolidate(out: Path) -> None:
 
 
 def read_detections(out_dir: str | Path) -> pd.DataFrame:
-    """All detections of a run (completed batches only), sorted by recording and time."""
+    """All detections of a run (completed batches only), sorted by recording and time.
+
+    A recording redone by a later run (it changed) keeps the events of its latest part only.
+    """
     out = Path(out_dir)
-    done = {p.stem for p in (out / "files").glob("part-*.parquet")}
-    parts = [
-        pd.read_parquet(p)
-        for p in sorted((out / "detections").glob("part-*.parquet"))
-        if p.stem in done
-    ]
-    parts = [p for p in parts if len(p)]
+    latest = dict(zip(*(_latest_rows(out)[c] for c in ("path", "part")), strict=True))
+    current = set(latest.values())
+    parts = []
+    for p in _parts(out / "detections"):
+        if p.stem not in current:
+            continue  # no ledger part (killed between the two writes) or wholly superseded
+        events = pd.read_parquet(p)
+        # events of a recording whose latest ledger row is in another part are superseded;
+        # a recording id the ledger does not know is kept as it is
+        keep = events["recording"].map(lambda r, stem=p.stem: latest.get(r, stem) == stem)
+        events = events[keep.astype(bool)]
+        if len(events):
+            parts.append(events)
     if not parts:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     return pd.concat(parts, ignore_index=True).sort_values(
@@ -317,8 +490,10 @@ def read_detections(out_dir: str | Path) -> pd.DataFrame:
 
 
 def read_file_ledger(out_dir: str | Path) -> pd.DataFrame:
-    parts = [pd.read_parquet(p) for p in sorted((Path(out_dir) / "files").glob("part-*.parquet"))]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LEDGER_COLUMNS)
+    """What happened to each recording of a run: one row per recording, from its latest part
+    (:data:`LEDGER_COLUMNS`)."""
+    ledger = _latest_rows(Path(out_dir))
+    return ledger.drop(columns="part").reindex(columns=LEDGER_COLUMNS).reset_index(drop=True)
 
 
 def export_detections(out_dir: str | Path, dest: str | Path, format: str = "raven") -> Path:

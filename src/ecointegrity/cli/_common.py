@@ -22,6 +22,9 @@ __all__ = [
     "GridOpt",
     "MapsOpt",
     "ProductsOpt",
+    "BAD_INPUT",
+    "SOME_INPUTS_FAILED",
+    "TILES_FAILED",
     "RegionOpt",
     "RequiredBboxOpt",
     "ResolutionOpt",
@@ -79,10 +82,15 @@ def progress_bar() -> Progress:
     )
 
 
+#: Exit statuses: 0 done; 1 some tiles failed (the others finished); 2 a usage or bad-input
+#: error (nothing done); 3 finished, but some inputs failed (listed in the summary).
+TILES_FAILED, BAD_INPUT, SOME_INPUTS_FAILED = 1, 2, 3
+
+
 def fail(exc: Exception) -> NoReturn:
     """Print the error (it names the file and the problem) and exit with status 2."""
     err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
+    raise typer.Exit(BAD_INPUT)
 
 
 def exit_if_tiles_failed(failed: dict[str, str]) -> None:
@@ -91,7 +99,7 @@ def exit_if_tiles_failed(failed: dict[str, str]) -> None:
         err.print(f"[yellow]{len(failed)} tile(s) failed:[/]")
         for key, why in failed.items():
             err.print(f"  {key}: {why}")
-        raise typer.Exit(1)
+        raise typer.Exit(TILES_FAILED)
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:

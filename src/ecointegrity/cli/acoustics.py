@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._common import SchedulerOpt, console, err, fail, progress_bar
+from ._common import SOME_INPUTS_FAILED, SchedulerOpt, console, err, fail, progress_bar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,6 +74,18 @@ def _run_detector(label: str, source: str, out: Path, **options: Any) -> Detecti
             fail(exc)
 
 
+def _exit_if_recordings_failed(run: DetectionRun) -> None:
+    """After the summary (which lists them): exit 3 when some recordings failed, so that a
+    script does not take a partial run for a whole one. Warnings (a truncated file processed
+    with what it holds) do not change the status."""
+    if run.failed:
+        err.print(
+            f"[yellow]{len(run.failed)} recording(s) failed[/] (listed above); "
+            f"exit status {SOME_INPUTS_FAILED}"
+        )
+        raise typer.Exit(SOME_INPUTS_FAILED)
+
+
 @acoustics_app.command("detect")
 def detect(
     source: Annotated[
@@ -100,7 +112,10 @@ def detect(
         str | None, typer.Option(help="Also export for review: raven (tables) or csv.")
     ] = None,
 ) -> None:
-    """Detect bat calls in every recording; re-running resumes an interrupted run."""
+    """Detect bat calls in every recording; re-running resumes an interrupted run.
+
+    Exit status: 0 all processed, 3 finished but some recordings failed, 2 bad usage or input.
+    """
     from ..acoustics import export_detections
 
     run = _run_detector(
@@ -123,6 +138,7 @@ def detect(
     if export:
         dest = out / ("raven" if export == "raven" else "detections.csv")
         console.print(f"exported: {export_detections(out, dest, format=export)}")
+    _exit_if_recordings_failed(run)
 
 
 @acoustics_app.command("train")
@@ -316,7 +332,10 @@ def anthropogenic(
     overwrite: RerunOpt = False,
 ) -> None:
     """Gunshots, chainsaws, vehicles, voices, dogs... in audible recordings: timed events per
-    class; re-running resumes an interrupted run."""
+    class; re-running resumes an interrupted run.
+
+    Exit status: 0 all processed, 3 finished but some recordings failed, 2 bad usage or input.
+    """
     from ..acoustics import (
         is_anthropogenic_model,
         read_detections,
@@ -347,6 +366,7 @@ def anthropogenic(
         "events by class: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")
     )
     console.print(f"written: {out} (run folder {run_dir})")
+    _exit_if_recordings_failed(run)
 
 
 @acoustics_app.command("indices")

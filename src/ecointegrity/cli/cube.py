@@ -12,6 +12,7 @@ from rich.table import Table
 from ..config import get_settings
 from ..cube import (
     CubeError,
+    check_catalog,
     get_profile,
     ingest_eopatch,
     ingest_geotiffs,
@@ -22,6 +23,7 @@ from ..cube import (
 )
 from ..mosaics import PRODUCT_NAMES, ProductNotSupportedError, run_mosaics
 from ._common import (
+    SOME_INPUTS_FAILED,
     BboxOpt,
     CatalogOpt,
     GridOpt,
@@ -31,6 +33,7 @@ from ._common import (
     SchedulerOpt,
     YearsOpt,
     console,
+    err,
     exit_if_tiles_failed,
     fail,
     parse_area,
@@ -89,7 +92,10 @@ def ingest_folder(
     ] = None,
     catalog: CatalogOpt = None,
 ) -> None:
-    """A folder of GeoTIFFs: one item per date, one asset per band; broken files are listed."""
+    """A folder of GeoTIFFs: one item per date, one asset per band; broken files are listed.
+
+    Exit status: 0 all ingested, 3 finished but some files skipped, 2 bad usage or input.
+    """
     files = (
         [p for p in source.rglob("*") if p.suffix.lower() in (".tif", ".tiff")]
         if source.is_dir()
@@ -112,6 +118,9 @@ def ingest_folder(
     except CubeError as exc:
         fail(exc)
     console.print(str(report))
+    if report.problems:
+        # the rest is ingested, but a script must not take a partial ingest for a whole one
+        raise typer.Exit(SOME_INPUTS_FAILED)
 
 
 @ingest_app.command("eopatch")
@@ -143,6 +152,41 @@ def catalog_list(catalog: CatalogOpt = None) -> None:
             f"{end:%Y-%m-%d}" if end else "",
         )
     console.print(table)
+
+
+@catalog_app.command("check")
+def catalog_check(
+    catalog: CatalogOpt = None,
+    collection: Annotated[
+        list[str] | None, typer.Option("--collection", help="Only this collection (repeatable).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write every asset's result (.csv or .parquet).")
+    ] = None,
+) -> None:
+    """Open and fully decode every raster asset; list the missing or damaged ones.
+
+    Exit status 0 when every asset reads, 3 when some do not (they are listed), 2 for a bad
+    catalog or collection. Point --catalog at a product catalog to check what `serve` serves.
+    """
+    cat = source_catalog(catalog)
+    with progress_bar() as bar:
+        task = bar.add_task("checking", total=None)
+        try:
+            result = check_catalog(
+                cat, collection,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except KeyError as exc:
+            fail(ValueError(exc.args[0]))
+    if out is not None:
+        write_table = result.table.to_parquet if out.suffix == ".parquet" else result.table.to_csv
+        write_table(out, index=False)
+    for row in result.problems.itertuples():
+        err.print(f"[red]{row.collection}/{row.item}/{row.asset}[/]: {row.problem} ({row.href})")
+    console.print(str(result))
+    if not result.ok:
+        raise typer.Exit(SOME_INPUTS_FAILED)
 
 
 def tiles(

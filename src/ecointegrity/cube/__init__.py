@@ -5,13 +5,14 @@ profiles and clear masks, loading to xarray on a GeoBox, national grids and tile
 computation on Dask, and product writing (COG + STAC). Everything above builds on this.
 
 Layering (a module imports only modules to its left):
-errors, timerange, grids, cog, _items, simulate <- sensors <- catalog <- load, ingest, products
-    <- quality, tiled, slices
+errors, timerange, grids, cog, _items, simulate <- sensors <- catalog <- load, ingest, products,
+    check <- quality, tiled, slices
 """
 
 from __future__ import annotations
 
 from .catalog import Catalog, LocalCatalog, StacApiCatalog, open_catalog
+from .check import CatalogCheck, check_catalog
 from .cog import read_raster, write_cog
 from .errors import (
     CatalogError,
@@ -62,6 +63,8 @@ __all__ = [
     "LocalCatalog",
     "StacApiCatalog",
     "open_catalog",
+    "CatalogCheck",
+    "check_catalog",
     "read_raster",
     "write_cog",
     "CubeError",

@@ -11,11 +11,13 @@ import rasterio
 from odc.geo.geobox import GeoBox
 from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, reproject
+from rasterio.windows import Window
 
 from ..io import atomic_path
+from .errors import CorruptFileError
 from .grids import grid_crs
 
-__all__ = ["read_raster", "write_cog"]
+__all__ = ["read_every_block", "read_raster", "write_cog"]
 
 
 def write_cog(
@@ -121,3 +123,30 @@ def read_raster(
     except RasterioIOError as exc:
         raise ValueError(f"{path}: cannot read {what} ({exc})") from None
     return out
+
+
+def read_every_block(src: rasterio.DatasetReader, path: str | os.PathLike) -> None:
+    """Decode every block of every band, one row of blocks at a time.
+
+    Reading only the first and last blocks let a file with garbage in a middle block through
+    (the damage then surfaced tiles later, in a mosaic); a compressed block that does not
+    decode raises here instead. One row of blocks at a time keeps memory at a strip (width x
+    block height), and a local read of a file's compressed blocks is cheap next to the mosaic
+    that later reads them all anyway (measured: +0.3 ms on a 50 x 50 CBERS test file, 1.3 -> 18
+    ms on a 2048 x 2048 deflate int16 file of 256-pixel tiles). An uncompressed file's garbage
+    is only pixel values: it cannot be told from data.
+
+    Raises:
+        CorruptFileError: naming the file and the rows of the damaged block.
+    """
+    block_h = max(1, src.block_shapes[0][0]) if src.block_shapes else 256
+    for row in range(0, src.height, block_h):
+        rows = min(block_h, src.height - row)
+        try:
+            src.read(window=Window(0, row, src.width, rows))
+        except RasterioIOError as exc:
+            # rasterio's own message says only "Read failed"; GDAL's reason is its cause
+            why = exc.__cause__ or exc
+            raise CorruptFileError(
+                str(path), f"damaged data in rows {row}-{row + rows - 1} ({why})"
+            ) from None

@@ -33,12 +33,11 @@ from affine import Affine
 from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import assign_crs, xr_coords
-from rasterio.windows import Window
 
 from ..io import join
 from ._items import AssetSpec, raster_item
 from .catalog import LocalCatalog, StacApiCatalog
-from .cog import write_cog
+from .cog import read_every_block, write_cog
 from .errors import CorruptFileError, NoDataError, UnknownCRSError
 from .grids import grid_crs
 from .sensors import SensorProfile, get_profile
@@ -240,10 +239,8 @@ def _inspect_geotiff(path: Path, profile: SensorProfile, asset: str) -> tuple[Ge
         with rasterio.open(path) as src:
             if src.crs is None:
                 raise UnknownCRSError(str(path))
-            # Read the first and the last block: truncated files fail on the last one.
             h, w = src.height, src.width
-            src.read(1, window=Window(0, 0, min(w, 256), min(h, 256)))
-            src.read(1, window=Window(max(0, w - 256), max(0, h - 256), min(w, 256), min(h, 256)))
+            read_every_block(src, path)
             grid = GeoBox((h, w), src.transform, CRS(src.crs.to_wkt()))
             unscaled = asset == profile.mask_band or asset in profile.unscaled
             spec = AssetSpec(

@@ -8,16 +8,16 @@ middleware, the routers (:mod:`.routers`) and the one error table (:mod:`.errors
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..cube import LocalCatalog
+from .body_limit import BodyLimit
 from .errors import Problem, add_exception_handlers
 from .renderer import ProductRenderer
 from .routers import api_routers
@@ -72,27 +72,10 @@ def create_app(
         allow_headers=["Content-Type", "If-None-Match"],
         max_age=3600,
     )
-    app.middleware("http")(_body_limit(settings.max_body_bytes))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     add_exception_handlers(app)
     for router in api_routers():
         app.include_router(router)
     if site is not None:
         mount_site(app, site)
     return app
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _body_limit(max_bytes: int) -> Callable[[Request, Handler], Awaitable[Response]]:
-    """Middleware refusing a body announced larger than ``max_bytes`` (413), before it is read."""
-
-    async def limit_body(request: Request, call_next: Handler) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_bytes):
-            return JSONResponse(
-                {"detail": f"request body larger than {max_bytes} bytes"}, status_code=413
-            )
-        return await call_next(request)
-
-    return limit_body

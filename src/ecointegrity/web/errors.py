@@ -33,6 +33,7 @@ __all__ = [
     "UnknownBand",
     "UnknownProduct",
     "UnknownYear",
+    "UnreadableData",
     "WmsError",
     "add_exception_handlers",
 ]
@@ -96,6 +97,21 @@ class InvalidRequest(RenderError, ValueError):
     """A malformed or too large request: tile index, bbox, size, format, limits (HTTP 422)."""
 
 
+class UnreadableData(RenderError):
+    """A data file of a product-year cannot be read (missing or corrupt): HTTP 500.
+
+    The message names the product and year, never the file; the renderer logs the file once.
+    Other years, and places the file does not cover, are still served.
+    """
+
+    def __init__(self, product: str, year: int):
+        self.product, self.year = product, year
+        super().__init__(
+            f"{product} {year}: a data file of this product and year cannot be read; the "
+            "operators have been told (other years and areas are not affected)"
+        )
+
+
 class NotFound(ApiError, LookupError):
     """Something named in the path does not exist: a tile index, an animation (HTTP 404)."""
 
@@ -124,6 +140,7 @@ DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     NoDataError: 422,
     WmsError: 400,
     RateLimited: 429,
+    UnreadableData: 500,
 }
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
+from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
 
 from .errors import InvalidRequest
 
@@ -13,10 +16,14 @@ __all__ = [
     "MAX_LAT",
     "WEB_MERCATOR",
     "check_bbox",
+    "check_in_domain",
     "check_size",
+    "crs_domain",
+    "footprint_in",
     "lonlat_to_mercator",
     "overlaps",
     "parse_crs",
+    "pixel_window",
     "tile_lonlat",
 ]
 
@@ -24,6 +31,7 @@ WEB_MERCATOR = CRS.from_epsg(3857)
 MAX_LAT = 85.0511287798066  # web mercator's latitude limit
 
 BBox = tuple[float, float, float, float]
+UNKNOWN_DOMAIN = 5e7  # half-width (CRS units) allowed where a CRS does not say its area of use
 
 
 def tile_lonlat(z: int, x: int, y: int) -> BBox:
@@ -89,3 +97,87 @@ def check_size(width: int, height: int, limit: int = 8192) -> None:
         raise InvalidRequest(
             f"width and height must be within 1..{limit} px, not {width} x {height}"
         )
+
+
+@lru_cache(maxsize=64)
+def _domain(wkt: str) -> BBox | None:
+    # WKT1 (what rasterio writes by default) drops the area of use: go through the EPSG code
+    crs = CRS.from_wkt(wkt)
+    code = crs.to_epsg()
+    proj = ProjCRS.from_epsg(code) if code is not None else ProjCRS.from_wkt(wkt)
+    if proj.is_geographic:
+        return (-180.0, -90.0, 180.0, 90.0)
+    area = proj.area_of_use
+    if area is None:
+        return None
+    south, north = max(area.south, -MAX_LAT), min(area.north, MAX_LAT)
+    x0, y0, x1, y1 = transform_bounds("EPSG:4326", CRS.from_wkt(wkt), area.west, south,
+                                      area.east, north, densify_pts=21)
+    return (x0, y0, x1, y1)
+
+
+def crs_domain(crs: CRS) -> BBox | None:
+    """Where a CRS's coordinates mean something: its area of use in its own units (lon/lat
+    -180..180, -90..90 for a geographic CRS); None when the CRS does not say."""
+    return _domain(crs.to_wkt())
+
+
+def check_in_domain(bbox: BBox, crs: CRS) -> BBox | None:
+    """The part of ``bbox`` inside the CRS's domain, after refusing an absurd one.
+
+    A bbox is refused (:class:`InvalidRequest`) when it reaches beyond the domain: for lon/lat,
+    beyond -180..180 and -90..90; for a projected CRS, beyond its area of use widened by the
+    area's own width and height on every side (GIS clients zoomed out ask a little beyond the
+    world; 1e30 metres is no map). The refusal happens before any GDAL call: reprojecting an
+    absurd box can run for minutes inside GDAL. Returns None where the bbox misses the domain.
+    """
+    domain = crs_domain(crs)
+    if domain is None:  # a CRS without an area of use: no map is wider than the Earth's 4e7 m
+        domain = (-UNKNOWN_DOMAIN, -UNKNOWN_DOMAIN, UNKNOWN_DOMAIN, UNKNOWN_DOMAIN)
+    dx0, dy0, dx1, dy1 = domain
+    margin_x, margin_y = (0.0, 0.0) if crs.is_geographic else (dx1 - dx0, dy1 - dy0)
+    x0, y0, x1, y1 = bbox
+    if x0 < dx0 - margin_x or y0 < dy0 - margin_y or x1 > dx1 + margin_x or y1 > dy1 + margin_y:
+        limits = (dx0 - margin_x, dy0 - margin_y, dx1 + margin_x, dy1 + margin_y)
+        raise InvalidRequest(
+            f"bbox {list(bbox)} is outside what {crs.to_string()} can show; it must lie within "
+            f"{[round(v, 6) for v in limits]}"
+        )
+    inside = (max(x0, dx0), max(y0, dy0), min(x1, dx1), min(y1, dy1))
+    if not (inside[0] < inside[2] and inside[1] < inside[3]):
+        return None
+    return inside
+
+
+def footprint_in(lonlat: Sequence[float], crs: CRS) -> BBox:
+    """A lon/lat box as a box in ``crs`` (exact for web mercator, densified otherwise)."""
+    if crs == WEB_MERCATOR:
+        return lonlat_to_mercator(lonlat)
+    if crs.is_geographic and crs == CRS.from_epsg(4326):
+        w, s, e, n = lonlat
+        return (w, s, e, n)
+    x0, y0, x1, y1 = transform_bounds("EPSG:4326", crs, *lonlat, densify_pts=21)
+    return (x0, y0, x1, y1)
+
+
+def pixel_window(
+    footprint: BBox, bounds: BBox, width: int, height: int
+) -> tuple[tuple[int, int, int, int], BBox] | None:
+    """The pixels of a width x height picture of ``bounds`` that ``footprint`` covers.
+
+    Returns ((col0, row0, col1, row1), their bounds), snapped outwards to whole pixels with
+    one pixel to spare (reprojection bends edges), or None where the footprint misses the
+    picture. A window over the whole picture comes back with ``bounds`` themselves.
+    """
+    x0, y0, x1, y1 = bounds
+    px, py = (x1 - x0) / width, (y1 - y0) / height
+    fx0, fy0, fx1, fy1 = footprint
+    col0 = max(0, math.floor((fx0 - x0) / px) - 1)
+    col1 = min(width, math.ceil((fx1 - x0) / px) + 1)
+    row0 = max(0, math.floor((y1 - fy1) / py) - 1)
+    row1 = min(height, math.ceil((y1 - fy0) / py) + 1)
+    if col0 >= col1 or row0 >= row1:
+        return None
+    if (col0, row0, col1, row1) == (0, 0, width, height):
+        return (0, 0, width, height), bounds
+    return (col0, row0, col1, row1), (x0 + col0 * px, y1 - row1 * py, x0 + col1 * px, y1 - row0 * py)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "MAX_ASPECT",
+    "MIN_BBOX_DEGREES",
     "BBox",
     "ProductInfo",
     "AnimationRequest",
@@ -16,6 +19,13 @@ __all__ = [
     "Location",
     "Totals",
 ]
+
+
+#: The smallest side of a bbox (degrees, ~11 m): a thinner one has no pixel to show.
+MIN_BBOX_DEGREES = 1e-4
+#: The longest side of an animation's bbox over its shortest (in web mercator): a frame needs
+#: both sides at least a few pixels long.
+MAX_ASPECT = 20.0
 
 
 class BBox(BaseModel):
@@ -31,6 +41,10 @@ class BBox(BaseModel):
     def _ordered(self) -> BBox:
         if not (self.west < self.east and self.south < self.north):
             raise ValueError("bbox must be west < east and south < north (lon/lat, WGS84)")
+        if min(self.east - self.west, self.north - self.south) < MIN_BBOX_DEGREES:
+            raise ValueError(
+                f"bbox must be at least {MIN_BBOX_DEGREES} degrees (about 10 m) on each side"
+            )
         return self
 
     def as_tuple(self) -> tuple[float, float, float, float]:
@@ -72,11 +86,18 @@ class AnimationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     bbox: BBox
-    year_from: int = Field(ge=1972, le=2100)
-    year_to: int = Field(ge=1972, le=2100)
-    fps: float = Field(default=2.0, gt=0, le=10)
+    # strict: "2021" (a string) is a client's bug, not a year
+    year_from: int = Field(ge=1972, le=2100, strict=True)
+    year_to: int = Field(ge=1972, le=2100, strict=True)
+    fps: float = Field(
+        default=2.0, ge=0.2, le=10, description="frames per second (a frame shows 0.1 to 5 s)"
+    )
     size: int = Field(
-        default=512, ge=64, le=4096, description="long side in pixels (at most the server's limit)"
+        default=512,
+        ge=64,
+        le=4096,
+        strict=True,
+        description="long side in pixels (at most the server's limit)",
     )
     band: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     format: Literal["gif", "webp"] = "gif"
@@ -85,6 +106,15 @@ class AnimationRequest(BaseModel):
     def _years(self) -> AnimationRequest:
         if self.year_to < self.year_from:
             raise ValueError("year_to must not be before year_from")
+        west, south, east, north = self.bbox.as_tuple()
+        if abs(south) < 85 and abs(north) < 85:  # beyond web mercator: the renderer refuses it
+            y0, y1 = (math.log(math.tan(math.pi / 4 + math.radians(v) / 2)) for v in (south, north))
+            aspect = math.radians(east - west) / (y1 - y0)
+            if not 1 / MAX_ASPECT <= aspect <= MAX_ASPECT:
+                raise ValueError(
+                    f"bbox is {aspect:.3g} times as wide as it is high; an animation's frame "
+                    f"needs between 1/{MAX_ASPECT:g} and {MAX_ASPECT:g}"
+                )
         return self
 
 

@@ -22,6 +22,7 @@ drawing, animation <- renderer.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -30,7 +31,9 @@ from typing import Any
 import numpy as np
 import rasterio
 from PIL import Image
+from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes on unwrapped
 from rasterio.crs import CRS
+from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
 from rio_tiler.io import Reader
@@ -43,15 +46,18 @@ from .animation import encode_gif, encode_webp, frame_durations
 from .cache import BytesCache
 from .datasets import GDAL_OPTIONS, DatasetPool, stack_vrt
 from .drawing import Layout, draw_frames
-from .errors import InvalidRequest, UnknownYear
+from .errors import InvalidRequest, UnknownYear, UnreadableData
 from .geometry import (
     MAX_LAT,
     WEB_MERCATOR,
     check_bbox,
+    check_in_domain,
     check_size,
+    footprint_in,
     lonlat_to_mercator,
     overlaps,
     parse_crs,
+    pixel_window,
     tile_lonlat,
 )
 from .layers import LayerInfo, layer_info
@@ -60,7 +66,10 @@ from .styles import ColourTable, Style, build_style
 
 __all__ = ["ProductRenderer"]
 
-Read = Callable[[Reader, int | tuple[int, ...]], ImageData]  # a reader and band indexes -> pixels
+log = logging.getLogger("ecointegrity.web")
+
+#: An item's reader, the band indexes to read and the item -> its pixels of the request.
+Read = Callable[[Reader, int | tuple[int, ...], ProductItem], ImageData]
 
 
 class ProductRenderer:
@@ -97,6 +106,8 @@ class ProductRenderer:
         self._empty: dict[tuple[str, int], bytes] = {}
         self._stacks: dict[tuple[str, ...], str | None] = {}  # composite bands -> stacking VRT
         self._tiles = BytesCache(tile_cache_mb * 2**20)
+        self._reported: set[tuple[str, str, int, str]] = set()  # unreadable files logged
+        self._lock = threading.Lock()
         # At most this many reads at once: beyond the core count, threads only contend (for the
         # GIL and GDAL's locks) and throughput falls (97 -> 120 tiles/s at 32 clients, 2 cores).
         # Remote catalogs wait on the network instead, so they get more.
@@ -216,11 +227,11 @@ class ProductRenderer:
                     vrt = xml
                     with self._pool.dataset(vrt, lambda: rasterio.open(vrt)) as ds:
                         src = Reader(None, dataset=ds, options=options)  # type: ignore[arg-type]
-                        return read(src, tuple(range(1, len(hrefs) + 1)))
+                        return read(src, tuple(range(1, len(hrefs) + 1)), item)
             parts = []
             for href in hrefs:
                 with self._pool.dataset(href) as ds:
-                    parts.append(read(Reader(None, dataset=ds, options=options), 1))  # type: ignore[arg-type]
+                    parts.append(read(Reader(None, dataset=ds, options=options), 1, item))  # type: ignore[arg-type]
             if len(parts) == 1:
                 return parts[0]
             return ImageData(
@@ -262,6 +273,11 @@ class ProductRenderer:
 
         ``lonlat`` is the same area in longitude/latitude: items that miss it, or lack one of
         the style's bands, are never opened. None when no item covers the area.
+
+        Each item is read only where it lies (its footprint, snapped outwards to the output's
+        pixel grid) and pasted into the picture: a zoomed-out tile over a small product costs
+        what the product's pixels cost, not what the tile's area at the product's resolution
+        would (GDAL warps a request's whole extent at the source resolution).
         """
         hits = [
             i
@@ -270,23 +286,53 @@ class ProductRenderer:
         ]
         if not hits:
             return None
-        with self._slots, rasterio.Env(**GDAL_OPTIONS):
+
+        def read(r: Reader, idx: int | tuple[int, ...], item: ProductItem) -> ImageData:
+            window = pixel_window(footprint_in(item.bbox, crs), bounds, width, height)
+            if window is None:
+                raise TileOutsideBounds(f"{item.id} is outside the requested area")
+            (col0, row0, col1, row1), part_bounds = window
             # Reader.part() on the area's bounds is what Reader.tile() does after its
             # tile_exists() check; that check reprojects the COG's bounds on every call (~2 ms),
             # and the lon/lat boxes above already made it.
-            return self._mosaic(
-                hits,
-                style,
-                lambda r, idx: r.part(
-                    bounds,
-                    dst_crs=crs,
-                    bounds_crs=crs,
-                    width=width,
-                    height=height,
-                    max_size=None,
-                    indexes=idx,
-                ),
+            img = r.part(
+                part_bounds,
+                dst_crs=crs,
+                bounds_crs=crs,
+                width=col1 - col0,
+                height=row1 - row0,
+                max_size=None,
+                indexes=idx,
             )
+            if (col0, row0, col1, row1) == (0, 0, width, height):
+                return img
+            full = np.ma.MaskedArray(
+                np.zeros((img.count, height, width), dtype=img.array.dtype), mask=True
+            )
+            full[:, row0:row1, col0:col1] = img.array
+            return ImageData(full, bounds=bounds, crs=crs)
+
+        try:
+            with self._slots, rasterio.Env(**GDAL_OPTIONS):
+                return self._mosaic(hits, style, read)
+        except (RasterioError, CPLE_BaseError) as err:
+            self._report_unreadable(prod, year, hits, err)
+            raise UnreadableData(prod.name, year) from err
+
+    def _report_unreadable(
+        self, prod: Product, year: int, items: Sequence[ProductItem], err: Exception
+    ) -> None:
+        """Log an unreadable file of a product-year once (not once per tile)."""
+        key = (prod.name, prod.version, year, str(err))
+        with self._lock:
+            if key in self._reported:
+                return
+            self._reported.add(key)
+        log.error(
+            "%s %d: cannot read a data file (items %s): %s; `ecointegrity catalog check` "
+            "lists every unreadable asset",
+            prod.name, year, ", ".join(i.id for i in items), err,
+        )
 
     def _read_tile(
         self, prod: Product, style: Style, year: int, z: int, x: int, y: int, tilesize: int
@@ -310,10 +356,13 @@ class ProductRenderer:
         width: int,
         height: int,
     ) -> np.ma.MaskedArray | None:
+        inside = check_in_domain(bbox, crs)  # an absurd bbox is refused before GDAL sees it
+        if inside is None:
+            return None
         lonlat = (
-            bbox
+            inside
             if crs == CRS.from_epsg(4326)
-            else transform_bounds(crs, "EPSG:4326", *bbox, densify_pts=21)
+            else transform_bounds(crs, "EPSG:4326", *inside, densify_pts=21)
         )
         return self._read_part(prod, style, year, lonlat, bbox, crs, width, height)
 

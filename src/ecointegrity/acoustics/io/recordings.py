@@ -65,6 +65,7 @@ __all__ = [
     "ScanResult",
     "read_recording_metadata",
     "read_recordings",
+    "recording_truncation",
     "scan_recordings",
     "write_recordings",
 ]
@@ -229,19 +230,64 @@ def read_recording_metadata(
         header = _header(f, name)
     if header["frames"] <= 0 or header["sample_rate"] <= 0:
         raise AudioFileError(name, "no audio samples (header only)")
-    if (
-        riff
-        and riff.data_declared is not None
-        and riff.data_present is not None  # set together with data_declared
-        and riff.data_declared > riff.data_present
-    ):
+    truncated = _truncation(riff, header["frames"], header["sample_rate"])
+    if truncated:
         # libsndfile quietly reads what is there; a cut-off file must not pass as complete
-        raise AudioFileError(
-            name,
-            f"truncated: data chunk declares {riff.data_declared} bytes "
-            f"but only {riff.data_present} are present",
-        )
+        raise AudioFileError(name, truncated)
     return _record(name, size, header, riff)
+
+
+def _truncation(riff: RiffChunks | None, frames: int, sample_rate: int) -> str | None:
+    """What a cut-off WAV lacks, in seconds and bytes, or None for a complete file.
+
+    ``frames`` is what libsndfile can read (it sizes the data chunk by what is present), so
+    the declared duration is scaled from it by declared / present bytes.
+    """
+    if (
+        riff is None
+        or riff.data_declared is None
+        or riff.data_present is None  # set together with data_declared
+        or riff.data_declared <= riff.data_present
+    ):
+        return None
+    read_s = frames / sample_rate if sample_rate > 0 else 0.0
+    if riff.data_present > 0:
+        declared = f"{read_s * riff.data_declared / riff.data_present:.1f} s"
+    else:
+        declared = "?"
+    return (
+        f"truncated: {read_s:.1f} of {declared} read (data chunk declares "
+        f"{riff.data_declared} bytes but only {riff.data_present} are present)"
+    )
+
+
+def recording_truncation(
+    path_or_url: str | os.PathLike, *, fs: fsspec.AbstractFileSystem | None = None
+) -> str | None:
+    """Whether a recording is cut off: "truncated: 1.2 of 3.7 s read (...)", else None.
+
+    Reads the RIFF chunk headers and the audio header only (no samples). The detection runner
+    uses it to process a truncated file with what is there while saying so; formats without a
+    declared data size (FLAC) and unreadable files give None (reading them fails elsewhere,
+    with its own reason).
+
+    Args:
+        path_or_url: a local path, ``file://`` or fsspec URL.
+        fs: an fsspec filesystem to open ``path_or_url`` with (default: from the URL).
+    """
+    name = os.fspath(path_or_url)
+    try:
+        with _open(name, fs) as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            riff = walk_riff(f, size)
+            if riff is None or riff.data_declared is None:
+                return None
+            f.seek(0)
+            header = _header(f, name)
+    except (OSError, AudioFileError):
+        return None
+    return _truncation(riff, header["frames"], header["sample_rate"])
 
 
 # --- many files ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 
-from ..deps import Settings, StoreDep, check_rate
+from ..clients import network_key
+from ..deps import Settings, StoreDep, check_rate, client_identity
 from ..models import ReactionInfo, ReactionRequest, Totals
 from .animations import ANIMATION_ID
 from .tiles import NAME_PATTERN
@@ -38,6 +39,8 @@ def router() -> APIRouter:
     ) -> ReactionInfo:
         """Like or dislike an animation; the same browser token replaces its earlier reaction."""
         check_rate(request, store, "reaction", settings.reactions_per_minute)
+        # Only a 12-bit keyed hash of the network is stored: the statistics count distinct
+        # networks, so that forged reactions from one network cannot unveil a lone one.
         location = body.location
         stored = store.react(
             animation_id,
@@ -46,6 +49,7 @@ def router() -> APIRouter:
             lat=location.lat if location else None,
             lon=location.lon if location else None,
             device_location=location is not None,
+            network=network_key(client_identity(request)),
         )
         return ReactionInfo(
             animation_id=animation_id,
@@ -64,8 +68,12 @@ def router() -> APIRouter:
         product: Annotated[str | None, Query(max_length=64, pattern=NAME_PATTERN)] = None,
         year: Annotated[int | None, Query(ge=1972, le=2100)] = None,
     ) -> dict[str, Any]:
-        """Likes and dislikes per H3 cell as GeoJSON; cells with too few reactions are hidden."""
-        return store.stats_geojson(
+        """Likes and dislikes per H3 cell as GeoJSON; cells with too few reactions are hidden.
+
+        Counts are released so that no combination of zooms and filters singles out the
+        reactions of fewer than ``min_reactions_per_cell`` networks (docs/privacy-and-limits.md).
+        """
+        return store.public_stats_geojson(
             h3_resolution_for_zoom(zoom),
             product=product,
             year=year,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -63,8 +64,14 @@ def router() -> APIRouter:
         if band not in layer.bands:
             raise InvalidRequest(f"{product} has no band {band!r}; bands: {layer.bands}")
         catalog = renderer.catalog_of(product)
-        geobox = slice_geobox(catalog, product, bbox.as_tuple())
-        pixels = geobox.shape[0] * geobox.shape[1] * len(years)
+        # The grid is built over the part of the bbox the product covers (a world-wide bbox on
+        # the product's grid overflows); the limit is on the bbox asked for, at that grid's
+        # pixel size, so the answer does not depend on where the data happen to end.
+        inside = _within(bbox, layer.bounds, product)
+        geobox = slice_geobox(catalog, product, inside)
+        west, south, east, north = bbox.as_tuple()
+        share = (east - west) / (inside[2] - inside[0]) * (north - south) / (inside[3] - inside[1])
+        pixels = math.ceil(geobox.shape[0] * geobox.shape[1] * share) * len(years)
         if pixels > settings.max_slice_pixels:
             raise InvalidRequest(
                 f"slice of {pixels:,} pixel-years exceeds the limit of "
@@ -99,6 +106,24 @@ def _bbox(west: float, south: float, east: float, north: float) -> BBox:
         return BBox(west=west, south=south, east=east, north=north)
     except ValidationError as err:  # only the messages: never the input echoed back
         raise InvalidRequest("; ".join(e["msg"] for e in err.errors())) from err
+
+
+def _within(
+    bbox: BBox, bounds: Sequence[float] | None, product: str
+) -> tuple[float, float, float, float]:
+    """The part of ``bbox`` inside the product's lon/lat bounds (``InvalidRequest`` if none)."""
+    if not bounds:
+        return bbox.as_tuple()
+    west, south, east, north = bbox.as_tuple()
+    inside = (
+        max(west, bounds[0]), max(south, bounds[1]), min(east, bounds[2]), min(north, bounds[3])
+    )
+    if not (inside[0] < inside[2] and inside[1] < inside[3]):
+        raise InvalidRequest(
+            f"the bbox does not meet {product}, whose data lie within "
+            f"{[round(v, 6) for v in bounds]} (west, south, east, north)"
+        )
+    return inside
 
 
 def _attachment(content: bytes, media_type: str, filename: str) -> Response:

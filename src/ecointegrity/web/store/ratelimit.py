@@ -1,7 +1,8 @@
 """Rate limits per client without storing who the client is.
 
-Rate limiting stores ``sha256(salt + ip)`` with a salt that rotates every UTC day, so no raw IP
-address is ever written and one day's hashes cannot be linked to the next. Counts live in
+Rate limiting stores ``sha256(salt + key)`` with a salt that rotates every UTC day, so no raw IP
+address is ever written and one day's hashes cannot be linked to the next. The key is what the
+web layer counts: an IPv4 address, an IPv6 /64, or a network for daily caps. Counts live in
 fixed windows aligned on the epoch, one row per client, action and window.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete
 
 from .database import Database
+from .secrets import SecretSource
 from .tables import RateEvent, utcnow
 
 if TYPE_CHECKING:
@@ -52,16 +53,18 @@ class RateLimit:
 class RateLimiter:
     """Counts hits per hashed client and action in the ``rate_events`` table; thread-safe.
 
-    ``secret`` keys the daily salt of the client hashes. It defaults to random bytes per
-    process, which is fine for one process; several workers sharing a database must share a
-    secret, or each would count a client separately.
+    ``secret`` keys the daily salt of the client hashes. Counts live in the database, so every
+    process on it shares them, provided all use one secret: the configured one, or else the
+    one kept in the database (:class:`SecretSource`), never a random one per process.
     """
 
-    def __init__(self, database: Database, secret: bytes | str | None = None) -> None:
+    def __init__(
+        self, database: Database, secret: SecretSource | bytes | str | None = None
+    ) -> None:
         self._database = database
-        if secret is None:
-            secret = secrets.token_bytes(32)
-        self._secret = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        self._secret = (
+            secret if isinstance(secret, SecretSource) else SecretSource(database, secret)
+        )
         self._purge_lock = threading.Lock()
         self._last_purge = -math.inf
         self._count_hit = self._hit_upsert()
@@ -89,7 +92,9 @@ class RateLimiter:
 
     def client_hash(self, client_key: str, day: date) -> str:
         """sha256(salt + key) with salt = HMAC-SHA256(secret, UTC date): what is stored."""
-        salt = hmac.new(self._secret, day.isoformat().encode("ascii"), hashlib.sha256).digest()
+        salt = hmac.new(
+            self._secret.get(), day.isoformat().encode("ascii"), hashlib.sha256
+        ).digest()
         return hashlib.sha256(salt + client_key.encode("utf-8")).hexdigest()
 
     def hit(

@@ -9,6 +9,7 @@ snapped to the centre of its H3 resolution-7 cell (about 5 km²) before it reach
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,12 +30,18 @@ from .locations import (
     coarsen_location,
 )
 from .records import AnimationRecord, ReactionRecord
+from .secrets import SecretSource
 from .tables import Animation, Reaction, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.dml import ReturningInsert
 
-__all__ = ["Reactions", "hash_token"]
+__all__ = ["NETWORK_BITS", "Reactions", "hash_token", "network_bucket"]
+
+#: Bits kept of a network's keyed hash. 4096 buckets: k honest networks rarely share one
+#: (which would only hide a cell), while a bucket stands for thousands of /24s, so a stored
+#: value says nothing about which network a reaction came from, even to a holder of the secret.
+NETWORK_BITS = 12
 
 # Animations whose reaction fields are kept in memory (a few hundred bytes each).
 _ANIMATION_CACHE_SIZE = 10_000
@@ -51,6 +58,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def network_bucket(secret: bytes, network: str) -> int:
+    """HMAC-SHA256(secret, network) cut to :data:`NETWORK_BITS` bits: what is stored."""
+    digest = hmac.new(secret, b"network:" + network.encode("utf-8"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") >> (32 - NETWORK_BITS)
+
+
 @dataclass(frozen=True, kw_only=True)
 class _AnimationKey:
     """What a reaction copies from its animation (cached per store)."""
@@ -64,8 +77,9 @@ class _AnimationKey:
 class Reactions:
     """Animations and reactions in one database; thread-safe."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, secret: SecretSource | None = None) -> None:
         self._database = database
+        self._secret = secret if secret is not None else SecretSource(database)
         # Animations never change (the id is a hash of the content), so what a reaction needs
         # of one is cached: a reaction is then a single statement.
         self._animations: OrderedDict[str, _AnimationKey] = OrderedDict()
@@ -88,6 +102,7 @@ class Reactions:
                 "lat": stmt.excluded.lat,
                 "lon": stmt.excluded.lon,
                 "h3_cell": stmt.excluded.h3_cell,
+                "network": stmt.excluded.network,
                 "updated_at": stmt.excluded.updated_at,
             },
         ).returning(*table.c)
@@ -193,6 +208,7 @@ class Reactions:
         lat: float | None = None,
         lon: float | None = None,
         device_location: bool = False,
+        network: str | None = None,
     ) -> ReactionRecord:
         """Record (or replace) a browser's like (+1) or dislike (-1) of an animation.
 
@@ -201,6 +217,10 @@ class Reactions:
         ever stored. A point given without ``device_location`` (e.g. picked on the map) is
         snapped to its resolution-9 cell centre, the finest grain statistics use. Without a
         point, the centre of the animation's bbox is stored.
+
+        ``network`` is the client's network (``clients.network_key``); only a 12-bit keyed hash
+        of it is stored, for the statistics to count distinct contributors. Without one, the
+        reaction counts as a contributor of its own.
 
         Raises ``ValueError`` for a bad value, token or point and :class:`UnknownAnimation`
         when the animation is not stored.
@@ -226,6 +246,7 @@ class Reactions:
             lat=point[0],
             lon=point[1],
             h3_cell=h3.latlng_to_cell(point[0], point[1], STORE_RESOLUTION),
+            network=network_bucket(self._secret.get(), network) if network else None,
             product=animation.product,
             years_from=animation.years_from,
             years_to=animation.years_to,

@@ -89,7 +89,8 @@ class AnimationStats(_AnimationFields):
 class ReactionRecord:
     """One browser's current reaction to one animation, as stored.
 
-    ``lat``/``lon`` are the stored (coarsened) location, ``h3_cell`` its resolution-9 cell.
+    ``lat``/``lon`` are the stored (coarsened) location, ``h3_cell`` its resolution-9 cell;
+    ``network`` the 12-bit keyed hash of the client's network (None when unknown).
     """
 
     id: int
@@ -104,6 +105,7 @@ class ReactionRecord:
     years_to: int
     created_at: datetime
     updated_at: datetime
+    network: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ from .database import Database
 from .ratelimit import RateLimit, RateLimiter
 from .reactions import Reactions
 from .records import AnimationRecord, AnimationStats, CellStats, ReactionRecord
+from .secrets import SecretSource
 from .statistics import Statistics, cells_geojson
 
 __all__ = ["Store"]
@@ -50,18 +51,20 @@ def _as_geojson(stats: Callable[_P, list[CellStats]]) -> Callable[_P, dict[str, 
 class Store:
     """The React-2-EO database (SQLite or PostgreSQL); thread-safe, one per process.
 
-    ``secret`` keys the daily salt of the rate-limit hashes. It defaults to random bytes per
-    process, which is fine for one process; several workers sharing a database must share a
-    secret, or each would count a client separately.
+    ``secret`` keys the daily salt of the rate-limit hashes and the network hashes of
+    reactions. Without one, a random secret is created once in the database and shared by
+    every process on it (so workers and replicas count a client in one bucket); before the
+    migrations ran, a random secret per process stands in.
     """
 
     def __init__(self, database_url: str | URL, secret: bytes | str | None = None) -> None:
         self._database = Database(database_url)
         self.url: URL = self._database.url
         self.engine: Engine = self._database.engine
-        self._reactions = Reactions(self._database)
+        self._secret = SecretSource(self._database, secret)
+        self._reactions = Reactions(self._database, self._secret)
         self._statistics = Statistics(self._database)
-        self._rate_limiter = RateLimiter(self._database, secret)
+        self._rate_limiter = RateLimiter(self._database, self._secret)
 
     # --- schema ---------------------------------------------------------------------------
 
@@ -73,6 +76,7 @@ class Store:
         workers starting at once upgrade one after the other.
         """
         self._database.upgrade(revision)
+        self._secret.reset()  # the secrets table may exist now
 
     def close(self) -> None:
         """Close all pooled connections."""
@@ -105,15 +109,23 @@ class Store:
         lat: float | None = None,
         lon: float | None = None,
         device_location: bool = False,
+        network: str | None = None,
     ) -> ReactionRecord:
         """Record (or replace) a browser's like (+1) or dislike (-1) of an animation.
 
-        See :meth:`Reactions.react` for how the location is coarsened. Raises ``ValueError``
+        See :meth:`Reactions.react` for how the location is coarsened and what is kept of the
+        client's ``network`` (``clients.network_key``). Raises ``ValueError``
         for a bad value, token or point and :class:`UnknownAnimation` when the animation is
         not stored.
         """
         return self._reactions.react(
-            animation_id, token, value, lat=lat, lon=lon, device_location=device_location
+            animation_id,
+            token,
+            value,
+            lat=lat,
+            lon=lon,
+            device_location=device_location,
+            network=network,
         )
 
     def get_reaction(self, animation_id: str, token: str) -> ReactionRecord | None:
@@ -145,6 +157,27 @@ class Store:
 
     # Same parameters as stats(), declared once.
     stats_geojson = _as_geojson(stats)
+
+    def public_stats(
+        self,
+        resolution: int,
+        product: str | None = None,
+        year: int | None = None,
+        min_count: int = 5,
+        bbox: Sequence[float] | None = None,
+    ) -> list[CellStats]:
+        """Per-cell statistics safe to publish: no combination of answers (resolutions,
+        filters) singles out fewer than ``min_count`` contributing networks.
+
+        What the public API serves; :meth:`stats` is the operator's exact view. See
+        :meth:`Statistics.public_cells`.
+        """
+        return self._statistics.public_cells(
+            resolution, min_count=min_count, product=product, year=year, bbox=bbox
+        )
+
+    # Same parameters as public_stats(), declared once.
+    public_stats_geojson = _as_geojson(public_stats)
 
     def totals(self, product: str | None = None, year: int | None = None) -> dict[str, int]:
         """{"likes", "dislikes", "reactions", "animations"} overall or for a product / year."""

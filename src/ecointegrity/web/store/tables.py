@@ -34,6 +34,7 @@ __all__ = [
     "Base",
     "RateEvent",
     "Reaction",
+    "Secret",
     "UTCDateTime",
     "utcnow",
 ]
@@ -153,6 +154,10 @@ class Reaction(Base):
     years_to: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A keyed hash of the client's network (IPv4 /24, IPv6 /48) cut to a few bits: enough to
+    # count distinct contributors in the statistics, too few to tell which network it was.
+    # NULL when the client had no IP address (each such reaction then counts on its own).
+    network: Mapped[int | None] = mapped_column(Integer)
 
 
 class RateEvent(Base):
@@ -167,3 +172,13 @@ class RateEvent(Base):
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # window_start + window_s
+
+
+class Secret(Base):
+    """A server secret shared by every process on this database (see ``store.secrets``)."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))  # hex
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
