@@ -6,7 +6,9 @@ Each test reproduces a finding of the hardening review (see the issue "Hardening
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import select
 import shutil
 import socket
@@ -272,3 +274,18 @@ def test_wms_capabilities_never_echo_a_forged_host(demo_outputs, tmp_path):
     with TestClient(_app(demo_outputs, public, public_url="https://mapas.example.mx/eco/")) as client:
         r = client.get(caps, headers={"Host": "evil.example"})
         assert b"https://mapas.example.mx/eco/wms" in r.content and b"evil" not in r.content
+
+
+def test_a_full_server_answers_busy_instead_of_queueing(demo_outputs, tmp_path):
+    """Reads wait for a slot at most render_wait_s; then 503 with Retry-After, health still 200."""
+    with TestClient(_app(demo_outputs, tmp_path, render_wait_s=0.2, tile_cache_mb=0)) as client:
+        renderer = client.app.state.renderer
+        x, y = _tile_of(-88.40, 18.65, 14)
+        with contextlib.ExitStack() as slots:
+            for _ in range(os.cpu_count() or 1):  # every read slot taken (local catalog: one a core)
+                slots.enter_context(renderer._read_slot())
+            r = client.get(f"/api/tiles/ndvi/2022/14/{x}/{y}.png")
+            assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
+            assert "busy" in r.json()["detail"]
+            assert client.get("/api/health").status_code == 200
+        assert client.get(f"/api/tiles/ndvi/2022/14/{x}/{y}.png").status_code == 200

@@ -57,7 +57,9 @@ def create_app(
     )
     roots = [products] if isinstance(products, (str, Path)) else list(products)
     app.state.renderer = ProductRenderer(
-        [LocalCatalog(root) for root in roots], tile_cache_mb=settings.tile_cache_mb
+        [LocalCatalog(root) for root in roots],
+        tile_cache_mb=settings.tile_cache_mb,
+        max_wait_s=settings.render_wait_s,
     )
     store = Store(database_url, secret=settings.secret.encode() if settings.secret else None)
     store.upgrade()

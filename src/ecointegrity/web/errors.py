@@ -30,6 +30,7 @@ __all__ = [
     "Problem",
     "RateLimited",
     "RenderError",
+    "ServerBusy",
     "UnknownBand",
     "UnknownProduct",
     "UnknownYear",
@@ -112,6 +113,15 @@ class UnreadableData(RenderError):
         )
 
 
+class ServerBusy(RenderError):
+    """Every read slot stayed busy past the wait: HTTP 503 with ``Retry-After``."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+        super().__init__(f"the server is busy drawing other maps; retry in {retry_after} s")
+
+
 class NotFound(ApiError, LookupError):
     """Something named in the path does not exist: a tile index, an animation (HTTP 404)."""
 
@@ -141,6 +151,7 @@ DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     WmsError: 400,
     RateLimited: 429,
     UnreadableData: 500,
+    ServerBusy: 503,
 }
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ from .animation import encode_gif, encode_webp, frame_durations
 from .cache import BytesCache
 from .datasets import GDAL_OPTIONS, DatasetPool, stack_vrt
 from .drawing import Layout, draw_frames
-from .errors import InvalidRequest, UnknownYear, UnreadableData
+from .errors import InvalidRequest, ServerBusy, UnknownYear, UnreadableData
 from .geometry import (
     MAX_LAT,
     WEB_MERCATOR,
@@ -85,6 +86,8 @@ class ProductRenderer:
             changed product is never served stale); 0 turns the cache off.
         read_slots: reads running at once (default: the core count; 8x that for catalogs on
             object storage).
+        max_wait_s: how long a read waits for a slot before the request is answered "busy"
+            (:class:`ServerBusy`, HTTP 503 with Retry-After) instead of queueing without end.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class ProductRenderer:
         max_open: int = 256,
         tile_cache_mb: float = 64,
         read_slots: int | None = None,
+        max_wait_s: float = 10.0,
     ):
         catalogs = (catalog,) if isinstance(catalog, LocalCatalog) else tuple(catalog)
         if not catalogs:
@@ -112,6 +116,7 @@ class ProductRenderer:
         # GIL and GDAL's locks) and throughput falls (97 -> 120 tiles/s at 32 clients, 2 cores).
         # Remote catalogs wait on the network instead, so they get more.
         cpus = os.cpu_count() or 1
+        self.max_wait_s = max_wait_s
         self._slots = threading.BoundedSemaphore(
             read_slots or (8 * cpus if self._index.remote else cpus)
         )
@@ -313,11 +318,25 @@ class ProductRenderer:
             return ImageData(full, bounds=bounds, crs=crs)
 
         try:
-            with self._slots, rasterio.Env(**GDAL_OPTIONS):
+            with self._read_slot(), rasterio.Env(**GDAL_OPTIONS):
                 return self._mosaic(hits, style, read)
         except (RasterioError, CPLE_BaseError) as err:
             self._report_unreadable(prod, year, hits, err)
             raise UnreadableData(prod.name, year) from err
+
+    @contextmanager
+    def _read_slot(self) -> Iterator[None]:
+        """One of the read slots, or :class:`ServerBusy` after ``max_wait_s``.
+
+        Every read's cost is bounded, but a burst can still queue more of them than the slots
+        serve in time: past the wait, the client is told to come back rather than held.
+        """
+        if not self._slots.acquire(timeout=self.max_wait_s):
+            raise ServerBusy(retry_after=max(1, round(self.max_wait_s / 2)))
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def _report_unreadable(
         self, prod: Product, year: int, items: Sequence[ProductItem], err: Exception

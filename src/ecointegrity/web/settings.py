@@ -60,6 +60,10 @@ class ApiSettings(BaseSettings):
         "WMS capabilities; unset: the address the request came to, with an untrusted Host "
         "header replaced by the server's own address",
     )
+    render_wait_s: float = Field(
+        default=10.0,
+        description="how long a map or tile waits for a read slot before answering 503 (busy)",
+    )
     tile_cache_seconds: int = 86_400
     tile_cache_mb: float = Field(
         default=64, description="encoded tiles kept in memory; 0 turns the cache off"

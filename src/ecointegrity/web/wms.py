@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-from .errors import RenderError, UnreadableData, WmsError
+from .errors import RenderError, ServerBusy, UnreadableData, WmsError
 from .layers import LayerInfo
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ def get_map(
         rgba = renderer.render_bbox(
             req.product, req.year, req.bbox, req.width, req.height, crs=req.crs, band=req.band
         )
-    except UnreadableData:
-        raise  # the server's fault, not the request's: 500, whatever the protocol
+    except (UnreadableData, ServerBusy):
+        raise  # the server's state, not the request's: 5xx, whatever the protocol
     except (RenderError, ValueError) as err:
         raise WmsError(str(err)) from err
     return renderer.encode(rgba, req.format), f"image/{req.format}"
