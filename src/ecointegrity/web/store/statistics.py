@@ -120,28 +120,12 @@ class Statistics:
             acc[0] += int(n_like or 0)
             acc[1] += int(n_dislike or 0)
 
-        out: list[CellStats] = []
-        for cell, (n_like, n_dislike) in counts.items():
-            total = n_like + n_dislike
-            if total < max(min_count, 1):
-                continue
-            if box is not None and not cell_intersects(cell, box):
-                continue
-            lat, lon = h3.cell_to_latlng(cell)
-            out.append(
-                CellStats(
-                    cell=cell,
-                    resolution=resolution,
-                    likes=n_like,
-                    dislikes=n_dislike,
-                    total=total,
-                    like_share=like_share(n_like, total),
-                    lat=lat,
-                    lon=lon,
-                )
-            )
-        out.sort(key=lambda s: (-s.total, s.cell))
-        return out
+        kept = {
+            cell: (n_like, n_dislike)
+            for cell, (n_like, n_dislike) in counts.items()
+            if n_like + n_dislike >= max(min_count, 1)
+        }
+        return _cell_stats(kept, resolution, box)
 
     def public_cells(
         self,
@@ -175,7 +159,7 @@ class Statistics:
         box = check_bbox(bbox) if bbox is not None else None
         release = self._public_release(max(int(min_count), 1))
 
-        out: list[CellStats] = []
+        counts: dict[str, tuple[int, int]] = {}
         for cell, units in release.get(resolution, {}).items():
             n_like = n_dislike = 0
             for (s_product, s_from, s_to), likes, dislikes in units:
@@ -185,26 +169,9 @@ class Statistics:
                     continue
                 n_like += likes
                 n_dislike += dislikes
-            total = n_like + n_dislike
-            if total == 0:
-                continue
-            if box is not None and not cell_intersects(cell, box):
-                continue
-            lat, lon = h3.cell_to_latlng(cell)
-            out.append(
-                CellStats(
-                    cell=cell,
-                    resolution=resolution,
-                    likes=n_like,
-                    dislikes=n_dislike,
-                    total=total,
-                    like_share=like_share(n_like, total),
-                    lat=lat,
-                    lon=lon,
-                )
-            )
-        out.sort(key=lambda s: (-s.total, s.cell))
-        return out
+            if n_like + n_dislike > 0:
+                counts[cell] = (n_like, n_dislike)
+        return _cell_stats(counts, resolution, box)
 
     def _fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever a reaction is added, replaced or deleted (cheap: one scan of ids)."""
@@ -412,3 +379,29 @@ def _prefilter(resolution: int, bbox: Bbox) -> list[ColumnElement[bool]]:
         return conditions  # wraps around: latitude only
     conditions += [Reaction.lon >= minx - dlon, Reaction.lon <= maxx + dlon]
     return conditions
+
+
+def _cell_stats(
+    counts: dict[str, tuple[int, int]], resolution: int, box: Bbox | None
+) -> list[CellStats]:
+    """(likes, dislikes) per cell -> the cells meeting ``box``, busiest first."""
+    out: list[CellStats] = []
+    for cell, (n_like, n_dislike) in counts.items():
+        if box is not None and not cell_intersects(cell, box):
+            continue
+        lat, lon = h3.cell_to_latlng(cell)
+        total = n_like + n_dislike
+        out.append(
+            CellStats(
+                cell=cell,
+                resolution=resolution,
+                likes=n_like,
+                dislikes=n_dislike,
+                total=total,
+                like_share=like_share(n_like, total),
+                lat=lat,
+                lon=lon,
+            )
+        )
+    out.sort(key=lambda s: (-s.total, s.cell))
+    return out
