@@ -309,6 +309,54 @@ def _write_run_json(
     write_json_atomic(out / "run.json", json_ready(doc))
 
 
+def _open_run_dir(out: Path) -> list[Path]:
+    """Make the run's folders, drop parts a kill left half-written; the ledger parts so far."""
+    (out / "detections").mkdir(parents=True, exist_ok=True)
+    (out / "files").mkdir(exist_ok=True)
+    ledger_parts = _parts(out / "files")
+    done_parts = {p.stem for p in ledger_parts}
+    for orphan in (out / "detections").glob("part-*.parquet"):  # killed between its two writes
+        if orphan.stem not in done_parts:
+            orphan.unlink()
+    return ledger_parts
+
+
+def _plan(
+    files: Sequence[AudioFile],
+    identities: dict[str, Identity],
+    earlier: pd.DataFrame,
+) -> tuple[list[AudioFile], list[str], list[str]]:
+    """What is left to do, per recording: (to do, changed since done, no longer in the source).
+
+    A recording is done when the ledger lists it with the identity (size, modification) it has
+    now; batch numbers play no part, so the batch size may change between runs.
+    """
+    todo: list[AudioFile] = []
+    changed: list[str] = []
+    previous = {r.path: r for r in earlier.itertuples(index=False)}
+    for path, te in files:
+        row = previous.get(path)
+        if row is None:
+            todo.append((path, te))
+        elif not _same(row.size_bytes, row.modified, identities[path]):
+            todo.append((path, te))
+            changed.append(path)
+    in_source = {p for p, _ in files}
+    removed = sorted(p for p in previous if p not in in_source)
+    return todo, changed, removed
+
+
+def _batches(
+    todo: list[AudioFile], ledger_parts: Sequence[Path], batch_files: int
+) -> list[tuple[str, list[AudioFile]]]:
+    """Named batches of ``batch_files``; part numbers continue after the run's last part."""
+    first = max((int(p.stem.split("-", 1)[1]) for p in ledger_parts), default=-1) + 1
+    return [
+        (f"part-{first + i:05d}", todo[k : k + batch_files])
+        for i, k in enumerate(range(0, len(todo), batch_files))
+    ]
+
+
 def detect_recordings(
     source: str | Path | pd.DataFrame | Sequence[str],
     out_dir: str | Path,
@@ -353,38 +401,14 @@ def detect_recordings(
     saved = _check_parameters(out, parameters, overwrite)
     files = _files_from(source)
     identities = _identities([p for p, _ in files])
-    (out / "detections").mkdir(parents=True, exist_ok=True)
-    (out / "files").mkdir(exist_ok=True)
-    ledger_parts = _parts(out / "files")
-    done_parts = {p.stem for p in ledger_parts}
-    for orphan in (out / "detections").glob("part-*.parquet"):  # killed between its two writes
-        if orphan.stem not in done_parts:
-            orphan.unlink()
-
-    earlier = _latest_rows(out)
-    todo_files: list[AudioFile] = []
-    changed: list[str] = []
-    previous = {r.path: r for r in earlier.itertuples(index=False)}
-    for path, te in files:
-        row = previous.get(path)
-        if row is None:
-            todo_files.append((path, te))
-        elif not _same(row.size_bytes, row.modified, identities[path]):
-            todo_files.append((path, te))
-            changed.append(path)
-    in_source = {p for p, _ in files}
-    removed = sorted(p for p in previous if p not in in_source)
+    ledger_parts = _open_run_dir(out)
+    todo_files, changed, removed = _plan(files, identities, _latest_rows(out))
     _write_run_json(out, saved, parameters, files, identities, batch_files, removed)
-
     if todo_files:
         # the consolidated tables describe a finished run only: this one is not, yet
         for whole in ("detections.parquet", "files.parquet"):
             (out / whole).unlink(missing_ok=True)
-    first = max((int(p.stem.split("-", 1)[1]) for p in ledger_parts), default=-1) + 1
-    todo = [
-        (f"part-{first + i:05d}", todo_files[k : k + batch_files])
-        for i, k in enumerate(range(0, len(todo_files), batch_files))
-    ]
+    todo = _batches(todo_files, ledger_parts, batch_files)
     run = DetectionRun(
         out,
         parameters,
@@ -394,14 +418,34 @@ def detect_recordings(
         removed=removed,
     )
     started = time.perf_counter()
-    finished = run.skipped
+    write = _PartWriter(run, identities, len(files), progress, finished=run.skipped)
+    if scheduler is None:
+        for name, batch in todo:
+            write(name, *_process_batch(batch, model, overrides))
+    else:
+        _run_on_dask(todo, model, overrides, scheduler, write)
+    run.wall_s = time.perf_counter() - started
+    if write.finished == len(files):
+        _consolidate(out)
+    return run
 
-    def write(name: str, events: pd.DataFrame, ledger: pd.DataFrame) -> None:
-        nonlocal finished
+
+@dataclass
+class _PartWriter:
+    """Writes a finished batch (its detections, then its ledger rows) and counts it in the run."""
+
+    run: DetectionRun
+    identities: dict[str, Identity]
+    total: int
+    progress: Callable[[int, int], None] | None
+    finished: int
+
+    def __call__(self, name: str, events: pd.DataFrame, ledger: pd.DataFrame) -> None:
+        out, run = self.run.out_dir, self.run
         # the identity taken when the input list was made: what the next run compares with
         ledger = ledger.assign(
-            size_bytes=pd.array([identities[p][0] for p in ledger["path"]], dtype="Int64"),
-            modified=pd.array([identities[p][1] for p in ledger["path"]], dtype="string"),
+            size_bytes=pd.array([self.identities[p][0] for p in ledger["path"]], dtype="Int64"),
+            modified=pd.array([self.identities[p][1] for p in ledger["path"]], dtype="string"),
         )[LEDGER_COLUMNS]
         write_events(events, out / "detections" / f"{name}.parquet", format="parquet")
         with atomic_path(out / "files" / f"{name}.parquet", suffix=".parquet") as tmp:
@@ -412,19 +456,9 @@ def detect_recordings(
         run.cpu_s += float(ledger["cpu_s"].sum())
         run.failed.update({r.path: r.reason for r in ledger.itertuples() if r.status == "failed"})
         run.warnings.update({r.path: r.warning for r in ledger.itertuples() if r.warning})
-        finished += len(ledger)
-        if progress:
-            progress(finished, len(files))
-
-    if scheduler is None:
-        for name, batch in todo:
-            write(name, *_process_batch(batch, model, overrides))
-    else:
-        _run_on_dask(todo, model, overrides, scheduler, write)
-    run.wall_s = time.perf_counter() - started
-    if finished == len(files):
-        _consolidate(out)
-    return run
+        self.finished += len(ledger)
+        if self.progress:
+            self.progress(self.finished, self.total)
 
 
 def _run_on_dask(
