@@ -12,6 +12,7 @@ from rich.table import Table
 from ..config import get_settings
 from ..cube import (
     CubeError,
+    IngestReport,
     check_catalog,
     get_profile,
     ingest_eopatch,
@@ -63,7 +64,10 @@ def ingest_stac(
     ] = None,
     catalog: CatalogOpt = None,
 ) -> None:
-    """Items from a STAC API search (hrefs stay remote; loading streams the COGs)."""
+    """Items from a STAC API search (hrefs stay remote; loading streams the COGs).
+
+    Exit status: 0 all ingested, 3 finished but some items skipped, 2 bad usage or input.
+    """
     try:
         report = ingest_stac_api(
             source_catalog(catalog),
@@ -76,7 +80,7 @@ def ingest_stac(
         )
     except CubeError as exc:
         fail(exc)
-    console.print(str(report))
+    _finish_ingest(report)
 
 
 @ingest_app.command("folder")
@@ -117,10 +121,7 @@ def ingest_folder(
             )
     except CubeError as exc:
         fail(exc)
-    console.print(str(report))
-    if report.problems:
-        # the rest is ingested, but a script must not take a partial ingest for a whole one
-        raise typer.Exit(SOME_INPUTS_FAILED)
+    _finish_ingest(report)
 
 
 @ingest_app.command("eopatch")
@@ -129,12 +130,23 @@ def ingest_eopatch_folder(
     collection: Annotated[str, typer.Option(help="Collection id to add to.")],
     catalog: CatalogOpt = None,
 ) -> None:
-    """The time-dependent arrays of an eo-learn EOPatch, written as COGs + items."""
+    """The time-dependent arrays of an eo-learn EOPatch, written as COGs + items.
+
+    Exit status: 0 all ingested, 3 finished but some arrays skipped, 2 bad usage or input.
+    """
     try:
         report = ingest_eopatch(source_catalog(catalog), source, collection)
     except CubeError as exc:
         fail(exc)
+    _finish_ingest(report)
+
+
+def _finish_ingest(report: IngestReport) -> None:
+    """Print the report; exit 3 when inputs were skipped (the rest is ingested, but a script
+    must not take a partial ingest for a whole one)."""
     console.print(str(report))
+    if report.problems:
+        raise typer.Exit(SOME_INPUTS_FAILED)
 
 
 @catalog_app.command("list")
