@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from .. import io as _io
 from .errors import AudioFileError
 
-__all__ = ["open_audio", "read_first_channel", "resample"]
+__all__ = ["audio_duration", "open_audio", "read_first_channel", "resample"]
 
 
 def resample(audio: np.ndarray, rate: float, target: int) -> np.ndarray:
@@ -28,15 +30,29 @@ def resample(audio: np.ndarray, rate: float, target: int) -> np.ndarray:
 
 @contextmanager
 def open_audio(path: str | os.PathLike) -> Iterator[sf.SoundFile]:
-    """An open audio file with at least one frame."""
-    try:
-        f = sf.SoundFile(str(path))
-    except Exception as exc:  # libsndfile reports every problem as a RuntimeError subclass
-        raise AudioFileError(str(path), f"cannot read audio: {exc}") from None
-    with f:
+    """An open audio file with at least one frame, on disk or object storage (fsspec URL).
+
+    A remote file is read through fsspec's seekable file object, block by block as the
+    detectors ask, never downloaded whole first.
+    """
+    with ExitStack() as stack:
+        try:
+            source: Any = str(path)
+            if not _io.is_local(source):
+                fs, remote = _io.filesystem(source)
+                source = stack.enter_context(fs.open(remote, "rb"))
+            f = stack.enter_context(sf.SoundFile(source))
+        except Exception as exc:  # libsndfile reports every problem as a RuntimeError subclass
+            raise AudioFileError(str(path), f"cannot read audio: {exc}") from None
         if f.frames == 0:
             raise AudioFileError(str(path), "no samples")
         yield f
+
+
+def audio_duration(path: str | os.PathLike) -> float:
+    """Seconds of audio in a file (its header's frames over its rate), local or remote."""
+    with open_audio(path) as f:
+        return f.frames / f.samplerate
 
 
 def read_first_channel(f: sf.SoundFile, path: str | os.PathLike, start: int,

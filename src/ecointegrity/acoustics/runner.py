@@ -37,6 +37,7 @@ import fsspec
 import pandas as pd
 
 from ..io import atomic_path, json_ready, read_json, write_json_atomic
+from ._audio import audio_duration
 from .detector import AudioFile
 from .errors import AcousticsError
 from .io.event_table import EVENT_COLUMNS
@@ -131,8 +132,6 @@ def _process_batch(
     files: Sequence[AudioFile], model: ModelSpec, overrides: Overrides
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Events and ledger of one batch; a broken file is recorded, never fatal."""
-    import soundfile as sf
-
     detector = resolve_detector(model, **overrides)
     ledger: dict[str, dict[str, Any]] = {}
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -144,7 +143,7 @@ def _process_batch(
     for path, te in files:
         ledger[path] = {"path": path, "status": "ok", "reason": "", "warning": "", "audio_s": 0.0}
         try:
-            ledger[path]["audio_s"] = sf.info(path).duration / te
+            ledger[path]["audio_s"] = audio_duration(path) / te
             readable.append((path, te))
         except Exception as exc:
             fail(path, exc)

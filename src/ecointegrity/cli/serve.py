@@ -1,9 +1,18 @@
-"""``ecointegrity serve``: the React-2-EO API over the product catalogs."""
+"""``ecointegrity serve``: the React-2-EO API over the product catalogs.
+
+One worker (the default) serves the app built here. ``--workers N`` starts N processes, each
+building the app from the environment this command sets (``ecointegrity.web.asgi``); the
+database is upgraded once, here, before they start, and their Prometheus metrics are summed
+through ``PROMETHEUS_MULTIPROC_DIR`` (a temporary folder when it is unset).
+"""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +21,10 @@ import typer
 from ..config import get_settings
 from ._common import console, landcover_catalog, product_catalog
 
-__all__ = ["serve", "uvicorn_options"]
+__all__ = ["FACTORY", "serve", "uvicorn_options"]
+
+# The app factory each worker process imports (``uvicorn --factory``).
+FACTORY = "ecointegrity.web.asgi:app_from_environment"
 
 # The access log line without the client address ("%(client_addr)s" in uvicorn's default):
 # next to an animation id, an address says who looked at which place.
@@ -65,6 +77,15 @@ def serve(
         bool,
         typer.Option(help="Log each request (method, path, status; never the client address)."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. Several want PostgreSQL (--database-url): SQLite takes one "
+            "write at a time. Metrics are summed over them through PROMETHEUS_MULTIPROC_DIR "
+            "(emptied at start; a temporary folder when unset).",
+        ),
+    ] = 1,
 ) -> None:
     """Start the React-2-EO API (OpenAPI docs at /docs)."""
     # The web stack (FastAPI, uvicorn, SQLAlchemy) loads only when serving.
@@ -89,11 +110,88 @@ def serve(
             "ECOINTEGRITY_API_SECRET is not set: the rate-limit secret is kept in the database "
             "(shared by every process on it). Set it to keep it out of the database."
         )
-    api = create_app(
-        catalogs,
-        database_url or settings.database,
-        settings.data_root / "animations",
-        api_settings,
-    )
+    database = database_url or settings.database
+    animations = settings.data_root / "animations"
+    if workers > 1:
+        catalog_list = [str(c) for c in catalogs]
+        _serve_workers(
+            workers, host, port, catalog_list, database, animations, forwarded_allow_ips, access_log
+        )
+        return
+    api = create_app(catalogs, database, animations, api_settings)
     console.print(f"React-2-EO API on http://{host}:{port}/ (docs: http://{host}:{port}/docs)")
     uvicorn.run(api, host=host, port=port, **uvicorn_options(access_log))
+
+
+def _serve_workers(
+    workers: int,
+    host: str,
+    port: int,
+    catalogs: list[str],
+    database: str,
+    animations: Path,
+    forwarded_allow_ips: str | None,
+    access_log: bool,
+) -> None:
+    """Serve with ``workers`` processes, each building the app from the environment."""
+    import uvicorn
+
+    from ..web.asgi import environment_for
+    from ..web.metrics import MULTIPROC_ENV
+    from ..web.store import Store
+
+    if database.startswith("sqlite"):
+        console.print(
+            f"{workers} workers on SQLite: writes (reactions, rate limits) wait for each "
+            "other; use PostgreSQL (--database-url) for a busy service."
+        )
+    with Store(database) as store:  # migrations once, before the workers race to run them
+        store.upgrade()
+    env = environment_for(catalogs, database, animations)
+    if forwarded_allow_ips is not None:
+        env["ECOINTEGRITY_API_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    with _metrics_folder(os.environ.get(MULTIPROC_ENV)) as folder:
+        env[MULTIPROC_ENV] = folder
+        with _environment(env):
+            console.print(
+                f"React-2-EO API on http://{host}:{port}/ with {workers} workers "
+                f"(docs: http://{host}:{port}/docs)"
+            )
+            uvicorn.run(
+                FACTORY,
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                **uvicorn_options(access_log),
+            )
+
+
+@contextmanager
+def _metrics_folder(given: str | None) -> Iterator[str]:
+    """The multiprocess metrics folder: ``given``, emptied of an earlier run's counts, or a
+    temporary one removed at the end."""
+    if not given:
+        with tempfile.TemporaryDirectory(prefix="ecointegrity-metrics-") as folder:
+            yield folder
+        return
+    path = Path(given)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # prometheus-client's files only
+        stale.unlink()
+    yield str(path)
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` (inherited by the worker processes), then as before."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -7,7 +7,10 @@ Layout (STAC best practice, readable by pystac, QGIS's STAC browser and stac-bro
     <root>/<collection>/<item>/<item>.json        # assets of written data sit beside it
 
 Every JSON file is written atomically, and a collection lists an item only after the item's
-JSON (and its data) is complete, so a crash never leaves a partial item in the catalog.
+JSON (and its data) is complete, so a crash never leaves a partial item in the catalog. On object
+storage (``s3://bucket/prefix``, any S3-compatible store, see :mod:`ecointegrity.io`) the same
+order holds: each file is one upload that appears whole or not at all, data files first, the
+item's JSON next, the collection's JSON (which lists the item) last.
 Reading a STAC API instead (the scale-out) goes through :class:`StacApiCatalog`, which offers
 the same ``items`` query.
 """
@@ -54,6 +57,9 @@ class LocalCatalog:
     def __init__(self, root: str | os.PathLike, *, title: str = "ecointegrity catalog"):
         # Absolute, so that hrefs stay valid whatever the working directory of a reader.
         self.root = os.path.abspath(root) if _io.is_local(root) else str(root).rstrip("/")
+        if not _io.is_local(self.root):
+            # GDAL (odc-stac, the tile renderer) reads this catalog's COGs over /vsis3
+            _io.configure_gdal_s3()
         self._title = title
         self._collections: dict[str, pystac.Collection] = {}
         if not _io.exists(self._catalog_json):

@@ -2,8 +2,8 @@
 reactions and reaction statistics.
 
 ``create_app`` only composes: it builds the state routes are given (product catalogs read-only,
-a store: SQLite by default, PostgreSQL by URL, a folder for rendered animations), the
-middleware, the routers (:mod:`.routers`) and the one error table (:mod:`.errors`).
+a store: SQLite by default, PostgreSQL by URL, a folder for rendered animations, the metrics
+registry), the middleware, the routers (:mod:`.routers`) and the one error table (:mod:`.errors`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .. import __version__
 from ..cube import LocalCatalog
 from .body_limit import BodyLimit
 from .errors import Problem, add_exception_handlers
+from .metrics import ApiMetrics, MetricsMiddleware
 from .renderer import ProductRenderer
 from .routers import api_routers
 from .routers.site import STATIC_DIR, mount_site
@@ -75,6 +76,9 @@ def create_app(
         max_age=3600,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outermost of ours: times every answer, refusals by the other middleware included
+    app.state.metrics = ApiMetrics(app.state.renderer.tile_cache_stats)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     add_exception_handlers(app)
     for router in api_routers():
         app.include_router(router)

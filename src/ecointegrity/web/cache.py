@@ -21,6 +21,8 @@ class BytesCache:
         self._data: OrderedDict[Hashable, bytes] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self.hits = 0  # lookups answered from the cache (for /metrics)
+        self.misses = 0
 
     def get(self, key: Hashable) -> bytes | None:
         if self.max_bytes <= 0:
@@ -29,7 +31,16 @@ class BytesCache:
             value = self._data.get(key)
             if value is not None:
                 self._data.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
             return value
+
+    def stats(self) -> dict[str, int]:
+        """Hits and misses so far, and the entries and bytes held now."""
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "entries": len(self._data),
+                    "bytes": self._bytes}
 
     def put(self, key: Hashable, value: bytes) -> None:
         if self.max_bytes <= 0 or len(value) > self.max_bytes // 16:

@@ -18,6 +18,8 @@ from xml.sax.saxutils import escape
 import rasterio
 from rasterio.io import DatasetReader
 
+from .. import io as _io
+
 __all__ = ["GDAL_OPTIONS", "DatasetPool", "stack_vrt"]
 
 # GDAL options for every read: no directory listing when opening a file (our COGs carry
@@ -30,6 +32,11 @@ GDAL_OPTIONS = {
     "GDAL_PAM_ENABLED": "NO",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff",
     "VSI_CACHE": "TRUE",
+    # COGs on object storage (s3:// hrefs, read through /vsis3): the endpoint of an
+    # S3-compatible store from AWS_ENDPOINT_URL (see ecointegrity.io); nothing for AWS itself.
+    # Merged at import; LocalCatalog on s3:// also puts them into the environment, where GDAL
+    # finds them whatever Env is active.
+    **_io.gdal_s3_options(),
 }
 
 _GDAL_TYPES = {
@@ -100,7 +107,8 @@ class DatasetPool:
             stale = [
                 k
                 for k in self._idle
-                if k in wanted or (k.startswith("<") and any(h in k for h in wanted))
+                if k in wanted
+                or (k.startswith("<") and any(_io.gdal_path(h) in k for h in wanted))
             ]
             for key in stale:
                 stack = self._idle.pop(key)
@@ -155,7 +163,8 @@ def stack_vrt(hrefs: Sequence[str]) -> str | None:
     bands = [
         f'<VRTRasterBand dataType="{gdal_type}" band="{i}">{nd}<Offset>{meta[7]!r}</Offset>'
         f"<Scale>{meta[6]!r}</Scale>"
-        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(href)}</SourceFilename>'
+        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(_io.gdal_path(href))}'
+        f"</SourceFilename>"
         f"<SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>"
         for i, (href, meta) in enumerate(zip(hrefs, metas, strict=True), start=1)
     ]

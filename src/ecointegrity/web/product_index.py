@@ -8,7 +8,6 @@ stays small.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,7 +45,7 @@ class Product:
     items: dict[int, tuple[ProductItem, ...]]  # by year
     bounds: tuple[float, float, float, float] | None
     href: str  # its collection.json
-    stamp: FileStamp | None  # of collection.json; None when not a local file
+    stamp: FileStamp | None  # of collection.json (local or object storage); None: unknown
     checked: float  # time.monotonic() of the last staleness check
     styles: dict[str | None, Style] = field(default_factory=dict)
 
@@ -149,10 +148,7 @@ class ProductIndex:
         ):
             return index
         with self._lock:
-            stamp = tuple(
-                _stat(_io.join(c.root, "catalog.json")) if _io.is_local(c.root) else None
-                for c in self.catalogs
-            )
+            stamp = tuple(_stat(_io.join(c.root, "catalog.json")) for c in self.catalogs)
             if self._index is None or stamp != self._index_stamp:
                 self._index, self._index_stamp = _find_products(self.catalogs), stamp
             self._index_checked = now
@@ -176,7 +172,7 @@ def _find_products(catalogs: Sequence[LocalCatalog]) -> dict[str, LocalCatalog]:
 def _load(name: str, cat: LocalCatalog) -> Product:
     href = cat.collection(name).get_self_href() or ""
     # Stamp before reading: a change made while reading shows as a new stamp next time.
-    stamp = _stat(href) if _io.is_local(cat.root) else None
+    stamp = _stat(href)
     # The catalog caches collections it read; drop ours so a changed file is read again.
     getattr(cat, "_collections", {}).pop(name, None)
     spec = spec_from_collection(cat, name)
@@ -203,8 +199,7 @@ def _load(name: str, cat: LocalCatalog) -> Product:
 
 
 def _stat(path: str) -> FileStamp | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
+    """A file's (mtime, size), on disk or object storage (one HEAD request there)."""
+    if not path:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return _io.stat(path)

@@ -124,6 +124,10 @@ class ProductRenderer:
     def __repr__(self) -> str:
         return f"ProductRenderer({', '.join(c.root for c in self.catalogs)})"
 
+    def tile_cache_stats(self) -> dict[str, int]:
+        """The tile cache's hits, misses, entries and bytes (read by ``/metrics``)."""
+        return self._tiles.stats()
+
     def close(self) -> None:
         """Close the pooled COGs and drop cached tiles."""
         self._pool.close()
