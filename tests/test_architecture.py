@@ -1,7 +1,7 @@
 """The layout is the architecture: layers never import upwards, doors name typed entry points.
 
 Layers, lowest first (the line in README.md and in ``ecointegrity/__init__.py``):
-``io``, ``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity``
+``io`` <- ``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity``
 <- ``web`` <- ``cli``. Parts on one level do not import each other.
 """
 
@@ -19,15 +19,15 @@ import ecointegrity
 PACKAGE_DIR = Path(ecointegrity.__file__).parent
 LEVEL = {
     "io": 0,
-    "config": 0,
-    "cube": 1,
-    "mosaics": 2,
-    "landcover": 2,
-    "acoustics": 2,
-    "integrity": 3,
-    "web": 4,
-    "cli": 5,
-    "__main__": 6,
+    "config": 1,  # settings name locations: they join paths and URLs as io does
+    "cube": 2,
+    "mosaics": 3,
+    "landcover": 3,
+    "acoustics": 3,
+    "integrity": 4,
+    "web": 5,
+    "cli": 6,
+    "__main__": 7,
 }
 DOORS = ["io", "config", "cube", "mosaics", "landcover", "acoustics", "integrity", "web", "cli"]
 

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,18 @@ def test_network_policies(rendered):
         labels = job["spec"]["template"]["metadata"]["labels"]
         assert allowed_ports(labels, "egress") & {443, 8333, 9000}, f"{_name(job)}: no S3"
         assert 5432 not in allowed_ports(labels, "egress"), f"{_name(job)} needs no database"
+    # Prometheus reaches every service's and every batch job's /metrics
+    for workload in _of(rendered, "Deployment") + _of(rendered, "Job"):
+        template, where = workload["spec"]["template"], _name(workload)
+        notes = template["metadata"].get("annotations", {})
+        assert notes.get("prometheus.io/scrape") == "true", f"{where}: not scraped"
+        port = int(notes["prometheus.io/port"])
+        containers = template["spec"]["containers"]
+        assert port in {p["containerPort"] for c in containers for p in c.get("ports", [])}, where
+        assert port in allowed_ports(template["metadata"]["labels"], "ingress"), where
+        if workload["kind"] == "Job":  # the job serves its progress on the annotated port
+            env = {e["name"]: e.get("value") for c in containers for e in c.get("env", [])}
+            assert env.get("ECOINTEGRITY_METRICS_PORT") == str(port), where
 
 
 def test_postgres_is_external_and_secrets_are_references(rendered):
@@ -543,3 +556,51 @@ def test_containerfile_runs_unprivileged_without_secrets():
     assert "AWS_SECRET" not in text
     ignore = (REPO / ".containerignore").read_text().split()
     assert ".venv" in ignore and ".git" in ignore and "frontend/node_modules" in ignore
+
+
+def test_containerfile_builder_steps_run_in_a_venv(tmp_path):
+    """No container engine runs here, so the builder stage's own RUN step (wheel, install,
+    the web app and models inside it, the command answering) runs in a fresh virtual
+    environment, on a build context made as the stage's COPY lines make it. The dependencies
+    come from this test's environment (already the CPU torch the stage installs first), placed
+    after the venv's own packages: `ecointegrity` itself must come from the wheel."""
+    (builder,) = [s for s in _stages() if s["name"] == "builder"]
+    (step,) = [r for r in _ops(builder, "RUN") if "pip wheel" in r]
+    static = REPO / "src" / "ecointegrity" / "web" / "static" / "index.html"
+    if not static.is_file():  # the web stage's output; `make install` builds it here
+        pytest.fail(f"{static} missing: run `make web` (the Containerfile's web stage)")
+    context = tmp_path / "context"
+    ignored = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    for copy_line in _ops(builder, "COPY"):
+        if copy_line.startswith("--from="):
+            continue  # the web stage's output: already in src/ (checked above)
+        *sources, _ = copy_line.split()
+        for name in sources:
+            source = REPO / name.rstrip("/")
+            if source.is_dir():
+                shutil.copytree(source, context / name.rstrip("/"), ignore=ignored)
+            else:
+                context.mkdir(exist_ok=True)
+                shutil.copy2(source, context / name)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    (site_packages,) = venv.glob("lib/python*/site-packages")
+    ours = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (site_packages / "zz-dependencies.pth").write_text("\n".join(ours) + "\n")
+    wheels = tmp_path / "wheels"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env |= {"PATH": f"{venv / 'bin'}:{env.get('PATH', '')}", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    done = subprocess.run(["/bin/sh", "-c", step.replace("/wheels", str(wheels))], cwd=context,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert re.search(r"\d+\.\d+", done.stdout), "`ecointegrity --version` printed no version"
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import ecointegrity.acoustics as a; print(a.__file__)"],
+                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert where.startswith(str(site_packages)), f"ecointegrity imported from {where}"
+    (wheel,) = wheels.glob("ecointegrity-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for packaged in ("ecointegrity/web/static/index.html", "ecointegrity/py.typed",
+                     "ecointegrity/acoustics/models/bat-detector-v1.pt",
+                     "ecointegrity/acoustics/models/anthropogenic-v1.pt"):
+        assert packaged in names, f"{packaged} not in the wheel"

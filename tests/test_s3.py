@@ -153,16 +153,88 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def _client(products, tmp_path):
+def _client(products, tmp_path, animations=None, database=None):
     from fastapi.testclient import TestClient
 
     from ecointegrity.web import create_app
     from ecointegrity.web.settings import ApiSettings
 
     tmp_path.mkdir(parents=True, exist_ok=True)
-    app = create_app(products, f"sqlite:///{tmp_path / 'api.sqlite'}", tmp_path / "animations",
-                     ApiSettings(secret="test"), site=None)
+    app = create_app(products, database or f"sqlite:///{tmp_path / 'api.sqlite'}",
+                     animations or tmp_path / "animations", ApiSettings(secret="test"), site=None)
     return TestClient(app)
+
+
+def test_s3_animations_are_shared_by_replicas(s3_products, s3_server, tmp_path):
+    """The GIF renderer writes animations to object storage; another replica (its own process
+    in a deployment: here a second app, nothing shared but the database and the bucket)
+    serves the file. No pod keeps an animation on its disk."""
+    out, _, _, _ = s3_products
+    animations = _prefix(s3_server, "animations")
+    database = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    bbox = dict(zip(("west", "south", "east", "north"), BBOX, strict=True))
+    body = {"product": "ndvi", "bbox": bbox, "year_from": 2021, "year_to": 2021,
+            "size": 256, "fps": 2}
+    with _client(out, tmp_path / "renderer", animations, database) as renderer:
+        made = renderer.post("/api/animations", json=body)
+        assert made.status_code == 201, made.text
+        anim_id = made.json()["id"]
+    gif = io.join(animations, f"{anim_id}.gif")
+    assert io.exists(gif)
+    assert not list((tmp_path / "renderer").rglob("*.gif")), "nothing on the renderer's disk"
+    with _client(out, tmp_path / "api", animations, database) as api:
+        served = api.get(f"/api/animations/{anim_id}/file")
+        assert served.status_code == 200 and served.headers["content-type"] == "image/gif"
+        assert served.content == io.read_bytes(gif) and served.content[:6] == b"GIF89a"
+        assert "immutable" in served.headers["cache-control"]
+        again = api.post("/api/animations", json=body)
+        assert again.status_code == 200, "already made: found on S3, not rendered again"
+
+
+def test_s3_landcover_stage_reads_products_and_writes_maps(demo_outputs, s3_server, tmp_path):
+    """The chain's next stage on object storage: the demo's products, uploaded as they are
+    (asset hrefs are relative to their item), mapped from S3 by the demo's land-cover model into
+    a catalog on S3: the same maps as on disk, and the API serves a land-cover tile from them."""
+    from ecointegrity.cli.demo_job import DEMO_BBOX, DEMO_YEARS, demo_geobox
+    from ecointegrity.landcover import landcover_spec, run_landcover
+
+    products = _prefix(s3_server, "demo-products")
+    fs, path = io.filesystem(products)
+    fs.put(str(demo_outputs / "products"), path, recursive=True)
+    (model,) = (demo_outputs / "models").glob("landcover-*.joblib")
+    tiles = tiles_for(national_grid("mexico"), DEMO_BBOX, clip=True)
+    maps = _prefix(s3_server, "demo-landcover")
+    years = range(DEMO_YEARS[0], DEMO_YEARS[1] + 1)
+    run = run_landcover(str(model), products, maps, tiles, years, progress=False)
+    assert not run.failed, run.failed
+    assert len(run.written) == len(tiles) * len(years)
+    name = landcover_spec("simulator-8").name
+    on_s3 = read_product(LocalCatalog(maps), name, DEMO_YEARS[1], demo_geobox(), ["class"])
+    on_disk = read_product(LocalCatalog(demo_outputs / "landcover"), name, DEMO_YEARS[1],
+                           demo_geobox(), ["class"])
+    np.testing.assert_array_equal(on_s3["class"].values, on_disk["class"].values)
+    lon, lat = (DEMO_BBOX[0] + DEMO_BBOX[2]) / 2, (DEMO_BBOX[1] + DEMO_BBOX[3]) / 2
+    x, y = _tile_of(lon, lat, 14)
+    with _client([maps, products], tmp_path / "api") as client:
+        r = client.get(f"/api/tiles/{name}/{DEMO_YEARS[1]}/14/{x}/{y}.png")
+        assert r.status_code == 200, r.text[:300]
+
+
+def test_settings_with_the_data_root_on_object_storage(monkeypatch):
+    from ecointegrity.config import Settings
+    from ecointegrity.web.asgi import _products
+
+    monkeypatch.delenv("ECOINTEGRITY_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ECOINTEGRITY_DATA_ROOT", "s3://ecointegrity-mexico/v1")
+    settings = Settings()
+    assert settings.data_root == "s3://ecointegrity-mexico/v1"
+    assert settings.catalog_location == "s3://ecointegrity-mexico/v1/catalog"
+    assert settings.location("animations") == "s3://ecointegrity-mexico/v1/animations"
+    assert _products(None, settings.data_root)[0] == "s3://ecointegrity-mexico/v1/products"
+    with pytest.raises(ValueError, match="ECOINTEGRITY_DATABASE_URL"):
+        _ = settings.database
+    monkeypatch.setenv("ECOINTEGRITY_DATABASE_URL", "postgresql+psycopg://db/eco")
+    assert Settings().database == "postgresql+psycopg://db/eco"
 
 
 def test_s3_api_serves_tiles_from_cogs_on_s3(s3_products, tmp_path, report):

@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module never imports one to its right; parts on one level never import
 each other):
-``io``, ``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity``
+``io`` <- ``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity``
 <- ``web`` <- ``cli``
 """
 

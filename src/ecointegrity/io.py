@@ -17,6 +17,7 @@ which s3fs (fsspec) reads through :func:`storage_options` and GDAL through
 
 from __future__ import annotations
 
+import glob as _glob
 import json
 import math
 import os
@@ -38,13 +39,16 @@ __all__ = [
     "filesystem",
     "gdal_path",
     "gdal_s3_options",
+    "glob",
     "s3_endpoint",
     "stat",
     "storage_options",
     "is_local",
     "join",
     "json_ready",
+    "read_bytes",
     "read_json",
+    "remove",
     "write_bytes_atomic",
     "write_json_atomic",
 ]
@@ -147,6 +151,29 @@ def exists(location: str | os.PathLike) -> bool:
     return fs.exists(path)
 
 
+def glob(pattern: str | os.PathLike) -> list[str]:
+    """Files matching a glob pattern, local or remote, sorted: local paths, or URLs with the
+    pattern's scheme so that they can be passed back to any helper here."""
+    if is_local(pattern):
+        return sorted(p for p in _glob.glob(str(_local(pattern))) if os.path.isfile(p))
+    fs, path = filesystem(pattern)
+    scheme = str(pattern).split("://", 1)[0]
+    found = fs.glob(path, detail=True)  # with each entry's type: no request per entry
+    return sorted(f"{scheme}://{p}" for p, i in found.items() if i.get("type") != "directory")
+
+
+def remove(location: str | os.PathLike) -> None:
+    """Delete a file, local or remote; a missing one is not an error (the goal is its absence)."""
+    if is_local(location):
+        _local(location).unlink(missing_ok=True)
+        return
+    fs, path = filesystem(location)
+    try:
+        fs.rm_file(path)
+    except FileNotFoundError:
+        pass
+
+
 def stat(location: str | os.PathLike) -> tuple[int, int] | None:
     """(modification time in ns, size) of a file, local or remote; None when it is missing.
 
@@ -222,10 +249,15 @@ def write_json_atomic(destination: str | os.PathLike, obj: Any, default: Callabl
 
 
 def read_json(location: str | os.PathLike) -> Any:
+    return json.loads(read_bytes(location))
+
+
+def read_bytes(location: str | os.PathLike) -> bytes:
     if is_local(location):
-        return json.loads(_local(location).read_text())
+        return _local(location).read_bytes()
     fs, path = filesystem(location)
-    return json.loads(fs.cat_file(path))
+    data: bytes = fs.cat_file(path)
+    return data
 
 
 def json_ready(value: Any) -> Any:

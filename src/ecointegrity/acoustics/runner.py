@@ -20,6 +20,10 @@ and ``run.json``. A failed recording counts as done until it changes (or ``overw
 Both parts of a batch are written atomically, detections first, so a kill leaves at worst a
 detections part without its ledger, which a resumed run deletes and redoes: nothing lost,
 nothing twice. Part numbers only grow, so a later part always wins over an earlier one.
+
+The folder may be local or on object storage (``s3://bucket/run``, any fsspec URL), through
+the helpers of :mod:`ecointegrity.io`: an object appears whole when its upload completes, and
+S3 lists it from then on, so the same order of writes gives the same guarantees there.
 """
 
 from __future__ import annotations
@@ -33,14 +37,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pandas as pd
 
-from ..io import atomic_path, json_ready, read_json, write_json_atomic
+from ..io import (
+    atomic_path,
+    exists,
+    filesystem,
+    glob,
+    is_local,
+    join,
+    json_ready,
+    read_json,
+    remove,
+    storage_options,
+    write_json_atomic,
+)
 from ._audio import audio_duration
 from .detector import AudioFile
 from .errors import AcousticsError
-from .io.event_table import EVENT_COLUMNS
+from .io.event_table import EVENT_COLUMNS, validate_events
 from .io.events import write_events
 from .io.recordings import recording_truncation, scan_recordings
 from .registry import ModelSpec, resolve_detector
@@ -65,6 +80,8 @@ Identity = tuple[int | None, str | None]
 
 # remote stat calls are latency-bound: a few in flight hide most of it
 _REMOTE_WORKERS = 8
+#: the tables of a finished run, removed while a run is unfinished
+_WHOLE = ("detections.parquet", "files.parquet")
 
 
 class RunConflict(AcousticsError):
@@ -75,7 +92,7 @@ class RunConflict(AcousticsError):
 class DetectionRun:
     """What a (possibly resumed) run did."""
 
-    out_dir: Path
+    out_dir: Path | str  # a Path for a local folder, the URL for object storage
     parameters: dict[str, Any]
     files: int = 0  # in the run
     processed: int = 0  # this time
@@ -173,12 +190,8 @@ def _files_from(source: str | Path | pd.DataFrame | Sequence[str]) -> list[Audio
     """(path, time expansion) of every recording of a recordings table, folder, glob or list."""
     if isinstance(source, pd.DataFrame):
         table = source
-    elif (
-        isinstance(source, (str, Path))
-        and str(source).endswith(".parquet")
-        and Path(source).is_file()
-    ):
-        table = pd.read_parquet(source)
+    elif _is_table(source):
+        table = _read_parquet(str(source))
     else:
         scan = scan_recordings(source, progress=False)
         table = scan.table
@@ -194,6 +207,19 @@ def _files_from(source: str | Path | pd.DataFrame | Sequence[str]) -> list[Audio
     return sorted(pairs.items())
 
 
+def _is_table(source: object) -> bool:
+    """Whether ``source`` names a recordings table (a Parquet file, local or remote)."""
+    if not isinstance(source, (str, Path)) or not str(source).endswith(".parquet"):
+        return False
+    return Path(source).is_file() if is_local(source) else exists(source)
+
+
+def _read_parquet(location: str) -> pd.DataFrame:
+    # the store's endpoint from the environment (io.storage_options); None for local paths,
+    # which pandas refuses options for
+    return pd.read_parquet(location, storage_options=storage_options(location) or None)
+
+
 def _identity(path: str) -> Identity:
     """Size and modification time (or a store's tag) of a recording; (None, None) when it
     cannot be found (it will fail, with its reason, when read)."""
@@ -201,7 +227,7 @@ def _identity(path: str) -> Identity:
         if "://" not in path or path.startswith("file://"):
             st = os.stat(path[len("file://") :] if path.startswith("file://") else path)
             return st.st_size, str(st.st_mtime_ns)
-        fs, inner = fsspec.core.url_to_fs(path)
+        fs, inner = filesystem(path)
         info = fs.info(inner)
     except (OSError, ValueError):
         return None, None
@@ -220,21 +246,28 @@ def _identities(paths: Sequence[str]) -> dict[str, Identity]:
         return dict(zip(paths, pool.map(_identity, paths), strict=True))
 
 
-def _parts(folder: Path) -> list[Path]:
+def _stem(location: str) -> str:
+    """``part-00003`` of ``.../files/part-00003.parquet`` (a local path or a URL)."""
+    return location.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".parquet")
+
+
+def _number(location: str) -> int:
+    try:
+        return int(_stem(location).split("-", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _parts(folder: str) -> list[str]:
     """``part-N.parquet`` files in part-number order (numbers only grow: later ones win)."""
-    def number(p: Path) -> int:
-        try:
-            return int(p.stem.split("-", 1)[1])
-        except (IndexError, ValueError):
-            return -1
-
-    return sorted((p for p in folder.glob("part-*.parquet") if number(p) >= 0), key=number)
+    found = glob(join(folder, "part-*.parquet"))
+    return sorted((p for p in found if _number(p) >= 0), key=_number)
 
 
-def _latest_rows(out: Path) -> pd.DataFrame:
+def _latest_rows(out: str) -> pd.DataFrame:
     """The ledger row of every recording an earlier run did, from its latest part, with the
     part's name in ``part``."""
-    parts = [pd.read_parquet(p).assign(part=p.stem) for p in _parts(out / "files")]
+    parts = [_read_parquet(p).assign(part=_stem(p)) for p in _parts(join(out, "files"))]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=[*LEDGER_COLUMNS, "part"])
@@ -257,11 +290,11 @@ def _same(saved_size: Any, saved_modified: Any, now: Identity) -> bool:
     return (size, modified) == now
 
 
-def _check_parameters(out: Path, parameters: dict[str, Any], overwrite: bool) -> dict[str, Any]:
+def _check_parameters(out: str, parameters: dict[str, Any], overwrite: bool) -> dict[str, Any]:
     """The saved run.json of a run with these parameters ({} for a new or overwritten run);
     a run with other parameters is a RunConflict unless ``overwrite``, which clears it."""
-    run_json = out / "run.json"
-    if run_json.exists() and not overwrite:
+    run_json = join(out, "run.json")
+    if exists(run_json) and not overwrite:
         saved = read_json(run_json)
         if saved.get("parameters") != json_ready(_plain(parameters)):
             raise RunConflict(
@@ -270,11 +303,13 @@ def _check_parameters(out: Path, parameters: dict[str, Any], overwrite: bool) ->
             )
         return dict(saved)
     if overwrite:
-        for sub in ("detections", "files"):
-            for part in (out / sub).glob("part-*.parquet"):
-                part.unlink()
-        for whole in ("detections.parquet", "files.parquet"):
-            (out / whole).unlink(missing_ok=True)
+        # ledger parts first: a kill part way leaves detections without a ledger, which the
+        # next opening removes as orphans, never a ledger row claiming deleted detections
+        for sub in ("files", "detections"):
+            for part in glob(join(out, sub, "part-*.parquet")):
+                remove(part)
+        for whole in _WHOLE:
+            remove(join(out, whole))
     return {}
 
 
@@ -284,7 +319,7 @@ def _plain(obj: Any) -> Any:
 
 
 def _write_run_json(
-    out: Path,
+    out: str,
     saved: dict[str, Any],
     parameters: dict[str, Any],
     files: Sequence[AudioFile],
@@ -305,18 +340,19 @@ def _write_run_json(
         ],
         "removed": sorted(removed),
     }
-    write_json_atomic(out / "run.json", json_ready(doc))
+    write_json_atomic(join(out, "run.json"), json_ready(doc))
 
 
-def _open_run_dir(out: Path) -> list[Path]:
+def _open_run_dir(out: str) -> list[str]:
     """Make the run's folders, drop parts a kill left half-written; the ledger parts so far."""
-    (out / "detections").mkdir(parents=True, exist_ok=True)
-    (out / "files").mkdir(exist_ok=True)
-    ledger_parts = _parts(out / "files")
-    done_parts = {p.stem for p in ledger_parts}
-    for orphan in (out / "detections").glob("part-*.parquet"):  # killed between its two writes
-        if orphan.stem not in done_parts:
-            orphan.unlink()
+    if is_local(out):  # object stores have no folders: a key's prefix is enough
+        for sub in ("detections", "files"):
+            Path(join(out, sub)).mkdir(parents=True, exist_ok=True)
+    ledger_parts = _parts(join(out, "files"))
+    done_parts = {_stem(p) for p in ledger_parts}
+    for orphan in glob(join(out, "detections", "part-*.parquet")):  # killed between its writes
+        if _stem(orphan) not in done_parts:
+            remove(orphan)
     return ledger_parts
 
 
@@ -346,10 +382,10 @@ def _plan(
 
 
 def _batches(
-    todo: list[AudioFile], ledger_parts: Sequence[Path], batch_files: int
+    todo: list[AudioFile], ledger_parts: Sequence[str], batch_files: int
 ) -> list[tuple[str, list[AudioFile]]]:
     """Named batches of ``batch_files``; part numbers continue after the run's last part."""
-    first = max((int(p.stem.split("-", 1)[1]) for p in ledger_parts), default=-1) + 1
+    first = max((_number(p) for p in ledger_parts), default=-1) + 1
     return [
         (f"part-{first + i:05d}", todo[k : k + batch_files])
         for i, k in enumerate(range(0, len(todo), batch_files))
@@ -375,7 +411,7 @@ def detect_recordings(
     Args:
         source: a recordings table (Parquet or DataFrame with ``path`` and ``time_expansion``),
             a folder, a glob, an fsspec URL or a list of paths.
-        out_dir: the run's folder.
+        out_dir: the run's folder, local or on object storage (``s3://bucket/run``).
         model: a saved bat model, ``"batdetect2"`` (optional backend), ``"anthropogenic"``
             (the shipped anthropogenic-sound detector) or a saved ``anthropogenic-*.pt``, a
             :class:`~.detector.Detector` instance, or None for the default bat detector
@@ -394,7 +430,7 @@ def detect_recordings(
     """
     if batch_files < 1:
         raise ValueError(f"batch_files={batch_files}: must be at least 1")
-    out = Path(out_dir)
+    out = _location(out_dir)
     overrides: Overrides = {"threshold": threshold, "chunk_s": chunk_s, "device": device}
     parameters = resolve_detector(model, **overrides).run_parameters
     saved = _check_parameters(out, parameters, overwrite)
@@ -405,11 +441,11 @@ def detect_recordings(
     _write_run_json(out, saved, parameters, files, identities, batch_files, removed)
     if todo_files:
         # the consolidated tables describe a finished run only: this one is not, yet
-        for whole in ("detections.parquet", "files.parquet"):
-            (out / whole).unlink(missing_ok=True)
+        for whole in _WHOLE:
+            remove(join(out, whole))
     todo = _batches(todo_files, ledger_parts, batch_files)
     run = DetectionRun(
-        out,
+        Path(join(out)) if is_local(out) else out,  # join drops a file:// scheme
         parameters,
         files=len(files),
         skipped=len(files) - len(todo_files),
@@ -440,15 +476,15 @@ class _PartWriter:
     finished: int
 
     def __call__(self, name: str, events: pd.DataFrame, ledger: pd.DataFrame) -> None:
-        out, run = self.run.out_dir, self.run
+        out, run = _location(self.run.out_dir), self.run
         # the identity taken when the input list was made: what the next run compares with
         ledger = ledger.assign(
             size_bytes=pd.array([self.identities[p][0] for p in ledger["path"]], dtype="Int64"),
             modified=pd.array([self.identities[p][1] for p in ledger["path"]], dtype="string"),
         )[LEDGER_COLUMNS]
-        write_events(events, out / "detections" / f"{name}.parquet", format="parquet")
-        with atomic_path(out / "files" / f"{name}.parquet", suffix=".parquet") as tmp:
-            ledger.to_parquet(tmp, index=False)
+        # detections first: a ledger part is the sign that its detections are there
+        _write_table(validate_events(events), join(out, "detections", f"{name}.parquet"))
+        _write_table(ledger, join(out, "files", f"{name}.parquet"))
         run.processed += len(ledger)
         run.detections += len(events)
         run.audio_s += float(ledger["audio_s"].sum())
@@ -488,30 +524,46 @@ def _run_on_dask(
             cluster.close()
 
 
-def _consolidate(out: Path) -> None:
+def _location(out_dir: str | os.PathLike) -> str:
+    """A run folder as the io helpers take it: a local path or a URL (never through Path,
+    which would turn ``s3://`` into ``s3:/``)."""
+    return os.fspath(out_dir)
+
+
+def _write_table(table: pd.DataFrame, location: str) -> None:
+    """A Parquet file that appears whole or not at all (local rename, or one upload)."""
+    table = table.copy()
+    table.attrs = {}  # Parquet keeps attrs as JSON; recording metadata need not survive there
+    with atomic_path(location, suffix=".parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+
+
+def _consolidate(out: str) -> None:
     """``detections.parquet`` and ``files.parquet``: the whole run in two files."""
-    with atomic_path(out / "detections.parquet", suffix=".parquet") as tmp:
-        read_detections(out).to_parquet(tmp, index=False)
-    with atomic_path(out / "files.parquet", suffix=".parquet") as tmp:
-        read_file_ledger(out).to_parquet(tmp, index=False)
+    _write_table(read_detections(out), join(out, "detections.parquet"))
+    _write_table(read_file_ledger(out), join(out, "files.parquet"))
 
 
-def read_detections(out_dir: str | Path) -> pd.DataFrame:
+def read_detections(out_dir: str | os.PathLike) -> pd.DataFrame:
     """All detections of a run (completed batches only), sorted by recording and time.
 
     A recording redone by a later run (it changed) keeps the events of its latest part only.
+
+    Args:
+        out_dir: the run's folder, local or a URL.
     """
-    out = Path(out_dir)
+    out = _location(out_dir)
     latest = dict(zip(*(_latest_rows(out)[c] for c in ("path", "part")), strict=True))
     current = set(latest.values())
     parts = []
-    for p in _parts(out / "detections"):
-        if p.stem not in current:
+    for p in _parts(join(out, "detections")):
+        stem = _stem(p)
+        if stem not in current:
             continue  # no ledger part (killed between the two writes) or wholly superseded
-        events = pd.read_parquet(p)
+        events = _read_parquet(p)
         # events of a recording whose latest ledger row is in another part are superseded;
         # a recording id the ledger does not know is kept as it is
-        keep = events["recording"].map(lambda r, stem=p.stem: latest.get(r, stem) == stem)
+        keep = events["recording"].map(lambda r, stem=stem: latest.get(r, stem) == stem)
         events = events[keep.astype(bool)]
         if len(events):
             parts.append(events)
@@ -522,16 +574,18 @@ def read_detections(out_dir: str | Path) -> pd.DataFrame:
     )
 
 
-def read_file_ledger(out_dir: str | Path) -> pd.DataFrame:
+def read_file_ledger(out_dir: str | os.PathLike) -> pd.DataFrame:
     """What happened to each recording of a run: one row per recording, from its latest part
-    (:data:`LEDGER_COLUMNS`)."""
-    ledger = _latest_rows(Path(out_dir))
+    (:data:`LEDGER_COLUMNS`); ``out_dir`` local or a URL."""
+    ledger = _latest_rows(_location(out_dir))
     return ledger.drop(columns="part").reindex(columns=LEDGER_COLUMNS).reset_index(drop=True)
 
 
-def export_detections(out_dir: str | Path, dest: str | Path, format: str = "raven") -> Path:
+def export_detections(
+    out_dir: str | os.PathLike, dest: str | Path, format: str = "raven"
+) -> Path:
     """The run's detections for review: Raven selection tables (one per recording, in a
-    folder) or one CSV."""
+    folder) or one CSV. The run may be on object storage; ``dest`` is a local path."""
     events = read_detections(out_dir)
     dest = Path(dest)
     if format == "raven":

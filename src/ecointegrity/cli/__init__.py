@@ -44,7 +44,11 @@ def config() -> None:
     settings = get_settings()
     table = Table("setting", "value")
     for name in ("data_root", "catalog_location", "database", "scheduler", "stac_api"):
-        table.add_row(name, str(getattr(settings, name)))
+        try:
+            value = str(getattr(settings, name))
+        except ValueError as exc:  # a setting that cannot work as given says why
+            value = f"[red]{exc}[/]"
+        table.add_row(name, value)
     console.print(table)
 
 

@@ -57,16 +57,18 @@ YearsOpt = Annotated[str, typer.Option(help="Year or range: 2020 or 2018/2022.")
 GridOpt = Annotated[str, typer.Option(help="National grid: mexico or colombia.")]
 ResolutionOpt = Annotated[float, typer.Option(help="Pixel size in metres.")]
 SchedulerOpt = Annotated[str | None, typer.Option(help="Dask scheduler address, or 'local'.")]
+# Catalog options are locations (str): a folder or an object-storage URL (typer's Path would
+# turn s3://bucket into s3:/bucket).
 CatalogOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option("--catalog", help="Catalog folder (default: from settings, <data_root>/catalog)."),
 ]
 ProductsOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option("--products-catalog", help="Product catalog (default <data_root>/products)."),
 ]
 MapsOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option("--maps-catalog", help="Land-cover catalog (default <data_root>/landcover)."),
 ]
 
@@ -148,16 +150,16 @@ def _read_region(path: Path) -> Geometry:
     return union
 
 
-def source_catalog(path: Path | None) -> LocalCatalog:
+def source_catalog(path: str | None) -> LocalCatalog:
     """The catalog of source data: ``--catalog``, else the settings' one."""
     return LocalCatalog(path or get_settings().catalog_location)
 
 
-def product_catalog(path: Path | None) -> LocalCatalog:
+def product_catalog(path: str | None) -> LocalCatalog:
     """The catalog of annual products: ``--products-catalog``, else ``<data_root>/products``."""
-    return LocalCatalog(path or get_settings().data_root / "products")
+    return LocalCatalog(path or get_settings().location("products"))
 
 
-def landcover_catalog(path: Path | None) -> LocalCatalog:
+def landcover_catalog(path: str | None) -> LocalCatalog:
     """The catalog of land-cover maps: ``--maps-catalog``, else ``<data_root>/landcover``."""
-    return LocalCatalog(path or get_settings().data_root / "landcover")
+    return LocalCatalog(path or get_settings().location("landcover"))

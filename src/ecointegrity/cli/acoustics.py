@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..io import exists, is_local, join
 from ._common import SOME_INPUTS_FAILED, SchedulerOpt, console, err, fail, progress_bar
+from ._job_metrics import JobMetrics
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +33,11 @@ acoustics_app = typer.Typer(
 DeviceOpt = Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available).")]
 BatchFilesOpt = Annotated[int, typer.Option(help="Files per batch (unit of work and of resume).")]
 RerunOpt = Annotated[bool, typer.Option(help="Replace a run made with other parameters.")]
+_SHARDS_HELP = (
+    "Split the table into this many shards of near-equal audio duration, "
+    "shards/shard-0000.parquet ... beside it (one per pod of the Kubernetes Job); "
+    "shards of an earlier, wider split are removed."
+)
 
 
 @acoustics_app.command("scan")
@@ -38,9 +45,11 @@ def scan(
     source: Annotated[
         str, typer.Argument(help="Folder, glob ('data/**/*.WAV') or URL (s3://bucket/prefix).")
     ],
-    out: Annotated[Path, typer.Option(help="Recordings table (Parquet).")] = Path(
-        "recordings.parquet"
-    ),
+    # str, not Path: a Path option would turn s3://bucket into s3:/bucket
+    out: Annotated[
+        str, typer.Option(help="Recordings table (Parquet): a path or URL (s3://bucket/...).")
+    ] = "recordings.parquet",
+    shards: Annotated[int | None, typer.Option(min=1, help=_SHARDS_HELP)] = None,
 ) -> None:
     """Build the recordings table: header, GUANO and AudioMoth metadata of every file; broken
     files are listed with the reason, never fatal."""
@@ -55,23 +64,59 @@ def scan(
     for row in result.problems.itertuples():
         console.print(f"[yellow]skipped[/] {row.path}: {row.reason}")
     console.print("written: " + ", ".join(str(p) for p in written))
+    if shards:
+        _write_shards(result.table, out, shards)
 
 
-def _run_detector(label: str, source: str, out: Path, **options: Any) -> DetectionRun:
-    """``detect_recordings`` with a progress bar; a bad input or model exits with its message."""
+@acoustics_app.command("shard")
+def shard(
+    table: Annotated[str, typer.Argument(help="Recordings table (.parquet): path or URL.")],
+    shards: Annotated[int, typer.Option(min=1, help=_SHARDS_HELP)],
+) -> None:
+    """Split a recordings table into shards again (another --shards), without a new scan."""
+    from ..acoustics import AcousticsError, read_recordings
+
+    try:
+        recordings = read_recordings(table)
+    except (AcousticsError, FileNotFoundError, ValueError) as exc:
+        fail(exc)
+    _write_shards(recordings, table, shards)
+
+
+def _write_shards(table: pd.DataFrame, beside: str, shards: int) -> None:
+    """``shards/shard-NNNN.parquet`` in the folder of the table ``beside``."""
+    from ..acoustics.io import write_recording_shards
+
+    parent = str(Path(join(beside)).parent) if is_local(beside) else beside.rsplit("/", 1)[0]
+    folder = join(parent, "shards")
+    written = write_recording_shards(table, folder, shards)
+    console.print(
+        f"{len(written)} shards of {len(table)} recordings (balanced by audio duration) "
+        f"-> {folder}/shard-0000.parquet ... shard-{len(written) - 1:04d}.parquet"
+    )
+
+
+def _run_detector(
+    job: str, label: str, source: str, out: str | Path, **options: Any
+) -> DetectionRun:
+    """``detect_recordings`` with a progress bar and job metrics (:mod:`._job_metrics`); a bad
+    input or model exits with its message."""
     from ..acoustics import AcousticsError, detect_recordings
+
+    metrics = JobMetrics(job, "recording")
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+        metrics.progress(done, total)
 
     with progress_bar() as bar:
         task = bar.add_task(label, total=None)
         try:
-            return detect_recordings(
-                source,
-                out,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-                **options,
-            )
+            run = detect_recordings(source, out, progress=progress, **options)
         except (AcousticsError, FileNotFoundError, ImportError, ValueError) as exc:
             fail(exc)
+    metrics.failed(len(run.failed))
+    return run
 
 
 def _exit_if_recordings_failed(run: DetectionRun) -> None:
@@ -91,9 +136,10 @@ def detect(
     source: Annotated[
         str, typer.Argument(help="Recordings table (.parquet), folder, glob or URL.")
     ],
-    out: Annotated[Path, typer.Option(help="Run folder (detections, ledger, run.json).")] = Path(
-        "detections"
-    ),
+    # str, not Path: a Path option would turn s3://bucket into s3:/bucket
+    out: Annotated[
+        str, typer.Option(help="Run folder (detections, ledger, run.json): path or URL.")
+    ] = "detections",
     model: Annotated[
         str | None,
         typer.Option(help="Saved model (.pt), or 'batdetect2' (optional, non-commercial)."),
@@ -119,6 +165,7 @@ def detect(
     from ..acoustics import export_detections
 
     run = _run_detector(
+        "acoustics-detect",
         "detecting",
         source,
         out,
@@ -136,7 +183,10 @@ def detect(
         f"threshold {run.parameters.get('threshold')}, chunks {run.parameters.get('chunk_s')} s"
     )
     if export:
-        dest = out / ("raven" if export == "raven" else "detections.csv")
+        # the review copy is local: in the run folder, or for a run on object storage in a
+        # local folder named after it
+        here = Path(join(out)) if is_local(out) else Path(out.rstrip("/").rsplit("/", 1)[-1])
+        dest = here / ("raven" if export == "raven" else "detections.csv")
         console.print(f"exported: {export_detections(out, dest, format=export)}")
     _exit_if_recordings_failed(run)
 
@@ -278,7 +328,7 @@ def _read_event_source(path: Path) -> pd.DataFrame:
     """Events of a run folder (it has a run.json) or of an event file in any format."""
     from ..acoustics import read_detections, read_events
 
-    return read_detections(path) if (path / "run.json").exists() else read_events(path)
+    return read_detections(path) if exists(join(path, "run.json")) else read_events(path)
 
 
 @acoustics_app.command("synth")
@@ -348,6 +398,7 @@ def anthropogenic(
         fail(ValueError(f"{model}: {why}"))
     run_dir = run_dir or out.with_name(out.stem + "-run")
     run = _run_detector(
+        "acoustics-anthropogenic",
         "listening",
         source,
         run_dir,

@@ -28,6 +28,7 @@ from ._common import (
     BboxOpt,
     CatalogOpt,
     GridOpt,
+    ProductsOpt,
     RegionOpt,
     RequiredBboxOpt,
     ResolutionOpt,
@@ -40,9 +41,11 @@ from ._common import (
     parse_area,
     parse_bbox,
     parse_years,
+    product_catalog,
     progress_bar,
     source_catalog,
 )
+from ._job_metrics import JobMetrics
 
 __all__ = ["catalog_app", "ingest_app", "mosaic", "tiles"]
 
@@ -233,25 +236,27 @@ def mosaic(
     overwrite: Annotated[bool, typer.Option(help="Recompute products that exist.")] = False,
     scheduler: SchedulerOpt = None,
     catalog: CatalogOpt = None,
-    products_catalog: Annotated[
-        Path | None, typer.Option(help="Product catalog (default <data_root>/products).")
-    ] = None,
+    products_catalog: ProductsOpt = None,
 ) -> None:
     """Annual products (geomedian+MADs, tasselled cap, NDVI, NDWI, NDBI, BU, WOfS), tile by tile."""
     year_range = parse_years(years)
     area = parse_area(bbox, region)
     settings = get_settings()
-    out = str(products_catalog or settings.data_root / "products")
+    out = str(product_catalog(products_catalog).root)
+    tiles = tiles_for(national_grid(grid, resolution), area)
+    metrics = JobMetrics("mosaic", "tile-year")
+    metrics.planned(len(tiles) * len(year_range))
     try:
         run = run_mosaics(
             str(source_catalog(catalog).root),
             collection,
             out,
-            tiles_for(national_grid(grid, resolution), area),
+            tiles,
             year_range,
             products=products.split(",") if products else None,
             overwrite=overwrite,
             scheduler=scheduler or settings.scheduler,
+            on_tile=metrics.on_tile,
         )
     except (CubeError, ProductNotSupportedError, KeyError) as exc:
         fail(exc)

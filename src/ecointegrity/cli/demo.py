@@ -97,11 +97,11 @@ def _print_lines(lines: list[str]) -> None:
 
 def _print_how_to_open(
     result: DemoResult, integrity: IntegrityDemo | None, port: int
-) -> list[Path]:
+) -> list[str]:
     """Say how to open and serve the outputs; return the catalogs to serve."""
     console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
     catalogs = (result.products, result.landcover, integrity and integrity.catalog)
-    served = [path.resolve() for path in catalogs if path]
+    served = [str(path.resolve()) for path in catalogs if path]
     console.print("Serve them: ecointegrity serve "
                   + " ".join(f"--products-catalog {c}" for c in served)
                   + f" (or demo --serve: http://127.0.0.1:{port}/)")

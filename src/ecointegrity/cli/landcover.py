@@ -35,6 +35,7 @@ from ._common import (
     parse_years,
     product_catalog,
 )
+from ._job_metrics import JobMetrics
 
 __all__ = ["landcover_app"]
 
@@ -149,16 +150,21 @@ def landcover_map(
     maps_catalog: MapsOpt = None,
 ) -> None:
     """Land-cover maps tile by tile: class COG (with colour table) and confidence COG."""
+    tiles = tiles_for(national_grid(grid, resolution), parse_area(bbox, region))
+    year_range = parse_years(years)
+    metrics = JobMetrics("landcover", "tile-year")
+    metrics.planned(len(tiles) * len(year_range))
     run = run_landcover(
         str(model),
         product_catalog(products_catalog).root,
         landcover_catalog(maps_catalog).root,
-        tiles_for(national_grid(grid, resolution), parse_area(bbox, region)),
-        parse_years(years),
+        tiles,
+        year_range,
         mode=mode,
         mmu_ha=mmu_ha,
         overwrite=overwrite,
         scheduler=scheduler or get_settings().scheduler,
+        on_tile=metrics.on_tile,
     )
     console.print(
         f"{len(run.written)} map tiles written, {run.skipped} already there; "

@@ -19,7 +19,8 @@ from typing import Annotated, Any
 import typer
 
 from ..config import get_settings
-from ._common import console, landcover_catalog, product_catalog
+from ..io import is_local
+from ._common import console, fail, landcover_catalog, product_catalog
 
 __all__ = ["FACTORY", "serve", "uvicorn_options"]
 
@@ -55,7 +56,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     products_catalog: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             "--products-catalog",
             help="Product catalog to serve; repeat for several (default <data_root>/products, "
@@ -94,11 +95,12 @@ def serve(
     from ..web import ApiSettings, create_app
 
     settings = get_settings()
-    settings.data_root.mkdir(parents=True, exist_ok=True)
+    if is_local(settings.data_root):
+        Path(settings.data_root).mkdir(parents=True, exist_ok=True)
     catalogs: Sequence[str | Path] = products_catalog or [
         product_catalog(None).root,
         landcover_catalog(None).root,
-        str(settings.data_root / "integrity"),
+        settings.location("integrity"),
     ]
     # A value given here overrides the environment; ApiSettings validates both the same way.
     overrides: dict[str, Any] = {}
@@ -110,8 +112,11 @@ def serve(
             "ECOINTEGRITY_API_SECRET is not set: the rate-limit secret is kept in the database "
             "(shared by every process on it). Set it to keep it out of the database."
         )
-    database = database_url or settings.database
-    animations = settings.data_root / "animations"
+    try:
+        database = database_url or settings.database
+    except ValueError as exc:
+        fail(exc)
+    animations = settings.location("animations")
     if workers > 1:
         catalog_list = [str(c) for c in catalogs]
         _serve_workers(
@@ -129,7 +134,7 @@ def _serve_workers(
     port: int,
     catalogs: list[str],
     database: str,
-    animations: Path,
+    animations: str,
     forwarded_allow_ips: str | None,
     access_log: bool,
 ) -> None:

@@ -40,6 +40,7 @@ def run_tiles(
     scheduler: Any = None,
     progress: bool = True,
     description: str = "tiles",
+    on_tile: Callable[[str, str | None], None] | None = None,
 ) -> TiledRun[T]:
     """Apply ``func`` to every tile.
 
@@ -50,8 +51,16 @@ def run_tiles(
             a scheduler address, or a ``distributed.Client``.
         progress: show a progress bar.
         description: label of the progress bar.
+        on_tile: called as ``on_tile(tile_id, error)`` when a tile finishes (error None) or
+            fails (its message): job progress for metrics or logs.
     """
     run: TiledRun[T] = TiledRun()
+
+    def finished(tile_id: str) -> None:
+        bar.advance(task)
+        if on_tile is not None:
+            on_tile(tile_id, run.failed.get(tile_id))
+
     with _progress(progress) as bar:
         task = bar.add_task(description, total=len(tiles))
         if scheduler is None:
@@ -60,7 +69,7 @@ def run_tiles(
                     run.results[tile.id] = func(tile)
                 except Exception as exc:  # noqa: BLE001 - one bad tile must not stop a batch
                     run.failed[tile.id] = f"{type(exc).__name__}: {exc}"
-                bar.advance(task)
+                finished(tile.id)
             return run
         with _client(scheduler) as client:
             from distributed import as_completed
@@ -75,7 +84,7 @@ def run_tiles(
                     run.results[tile.id] = future.result()
                 except Exception as exc:  # noqa: BLE001
                     run.failed[tile.id] = f"{type(exc).__name__}: {exc}"
-                bar.advance(task)
+                finished(tile.id)
     return run
 
 

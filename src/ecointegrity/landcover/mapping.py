@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -189,6 +189,7 @@ def run_landcover(
     overwrite: bool = False,
     scheduler: object = None,
     progress: bool = True,
+    on_tile: Callable[[str, str | None], None] | None = None,
 ) -> LandCoverRun:
     """Land-cover maps for every tile and year (tiles run on Dask when a scheduler is given)."""
     spec = landcover_spec(LandCoverModel.load(model_path).scheme)
@@ -200,7 +201,12 @@ def run_landcover(
             str(model_path), str(products_catalog), out.root, year, mode, mmu_ha, overwrite
         )
         tiled = run_tiles(
-            task, tiles, scheduler=scheduler, progress=progress, description=f"land cover {year}"
+            task,
+            tiles,
+            scheduler=scheduler,
+            progress=progress,
+            description=f"land cover {year}",
+            on_tile=on_tile,
         )
         items = [it for it in tiled.results.values() if it is not None]
         out.register_items(spec.name, items)

@@ -9,7 +9,7 @@ with a scheduler address the tasks run on a Dask distributed cluster.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pystac
@@ -150,6 +150,7 @@ def run_mosaics(
     overwrite: bool = False,
     scheduler: object = None,
     progress: bool = True,
+    on_tile: Callable[[str, str | None], None] | None = None,
 ) -> MosaicRun:
     """Annual products for every tile and year; products already written are skipped.
 
@@ -161,6 +162,7 @@ def run_mosaics(
         products: product names (default: all the sensor supports; the others are reported).
         overwrite: recompute products that exist.
         scheduler: None, "local" or a Dask scheduler address / Client.
+        on_tile: called with (tile id, error or None) as each tile-year finishes.
     """
     bands, ok, refused = plan_products(catalog, collection, products)
     out = LocalCatalog(products_catalog)
@@ -172,7 +174,12 @@ def run_mosaics(
             str(catalog), collection, out.root, year, tuple(ok), tuple(bands), overwrite
         )
         tiled = run_tiles(
-            task, tiles, scheduler=scheduler, progress=progress, description=f"mosaics {year}"
+            task,
+            tiles,
+            scheduler=scheduler,
+            progress=progress,
+            description=f"mosaics {year}",
+            on_tile=on_tile,
         )
         written = [item for tile_items in tiled.results.values() for item in tile_items]
         for name in ok:

@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from .. import __version__
 from ..cube import LocalCatalog
+from ..io import is_local
 from .body_limit import BodyLimit
 from .errors import Problem, add_exception_handlers
 from .metrics import ApiMetrics, MetricsMiddleware
@@ -42,7 +43,8 @@ def create_app(
     *,
     site: Path | None = STATIC_DIR,
 ) -> FastAPI:
-    """The API over product catalogs, a store and a folder for animations.
+    """The API over product catalogs, a store and a place for animations (a folder, or an
+    object-storage URL that every replica shares).
 
     ``products`` is one catalog folder or several (annual products, land-cover maps); where two
     list the same product, the first wins. ``site``: the built web app served at ``/`` and
@@ -65,8 +67,9 @@ def create_app(
     store = Store(database_url, secret=settings.secret.encode() if settings.secret else None)
     store.upgrade()
     app.state.store, app.state.settings = store, settings
-    app.state.animations_dir = Path(animations_dir)
-    app.state.animations_dir.mkdir(parents=True, exist_ok=True)
+    app.state.animations_dir = str(animations_dir)
+    if is_local(animations_dir):
+        Path(animations_dir).mkdir(parents=True, exist_ok=True)
 
     app.add_middleware(
         CORSMiddleware,

@@ -9,8 +9,9 @@ from the environment:
 * ``ECOINTEGRITY_SERVE_DATABASE_URL``: SQLAlchemy URL; default the settings' database
   (``ECOINTEGRITY_DATABASE_URL``, else SQLite under the data root). Several workers want
   PostgreSQL (SQLite serialises every write).
-* ``ECOINTEGRITY_SERVE_ANIMATIONS_DIR``: where animations are written; default
-  ``<data_root>/animations`` (shared by the workers: animations are content-addressed).
+* ``ECOINTEGRITY_SERVE_ANIMATIONS_DIR``: where animations are written, a folder or an
+  object-storage URL; default ``<data_root>/animations`` (shared by the workers and by every
+  replica when on object storage: animations are content-addressed).
 * ``ECOINTEGRITY_API_*``: limits and policies (:class:`.settings.ApiSettings`).
 * ``PROMETHEUS_MULTIPROC_DIR``: metrics summed over the workers (:mod:`.metrics`).
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ..config import get_settings
+from ..io import join
 from .app import create_app
 from .settings import ApiSettings
 
@@ -52,9 +54,9 @@ def environment_for(
     }
 
 
-def _products(value: str | None, data_root: Path) -> list[str]:
+def _products(value: str | None, data_root: str) -> list[str]:
     if not value:
-        return [str(data_root / name) for name in ("products", "landcover", "integrity")]
+        return [join(data_root, name) for name in ("products", "landcover", "integrity")]
     if value.lstrip().startswith("["):
         return [str(p) for p in json.loads(value)]
     return [value]
@@ -67,6 +69,6 @@ def app_from_environment(environ: Mapping[str, str] | None = None) -> FastAPI:
     return create_app(
         _products(env.get(PRODUCTS_ENV), settings.data_root),
         env.get(DATABASE_ENV) or settings.database,
-        env.get(ANIMATIONS_ENV) or settings.data_root / "animations",
+        env.get(ANIMATIONS_ENV) or settings.location("animations"),
         ApiSettings(),
     )

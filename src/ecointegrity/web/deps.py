@@ -3,7 +3,6 @@ who the client is (behind trusted proxies only) and the per-client rate limits."
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -41,15 +40,16 @@ def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
-def get_animations_dir(request: Request) -> Path:
-    folder: Path = request.app.state.animations_dir
+def get_animations_dir(request: Request) -> str:
+    """Where animations are kept: a folder, or a URL on object storage."""
+    folder: str = request.app.state.animations_dir
     return folder
 
 
 Renderer = Annotated[ProductRenderer, Depends(get_renderer)]
 StoreDep = Annotated[Store, Depends(get_store)]
 Settings = Annotated[ApiSettings, Depends(get_settings)]
-AnimationsDir = Annotated[Path, Depends(get_animations_dir)]
+AnimationsDir = Annotated[str, Depends(get_animations_dir)]
 
 
 def client_identity(request: Request) -> str:

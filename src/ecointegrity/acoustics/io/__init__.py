@@ -18,6 +18,8 @@ from .recordings import (
     read_recording_metadata,
     read_recordings,
     scan_recordings,
+    split_recordings,
+    write_recording_shards,
     write_recordings,
 )
 
@@ -37,7 +39,9 @@ __all__ = [
     "read_recording_metadata",
     "read_recordings",
     "scan_recordings",
+    "split_recordings",
     "validate_events",
     "write_events",
+    "write_recording_shards",
     "write_recordings",
 ]

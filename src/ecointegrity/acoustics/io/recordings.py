@@ -33,6 +33,7 @@ Columns (strings missing as <NA>, floats as NaN):
 from __future__ import annotations
 
 import glob
+import heapq
 import json
 import os
 import re
@@ -49,6 +50,7 @@ import soundfile as sf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ... import io as storage
 from ...io import atomic_path
 from ..errors import AcousticsError, AudioFileError
 from .recorder_metadata import (
@@ -67,6 +69,8 @@ __all__ = [
     "read_recordings",
     "recording_truncation",
     "scan_recordings",
+    "split_recordings",
+    "write_recording_shards",
     "write_recordings",
 ]
 
@@ -107,6 +111,72 @@ PROBLEM_COLUMNS: list[str] = ["path", "reason"]
 
 # remote reads are latency-bound: a few requests in flight hide most of it
 _REMOTE_WORKERS = 8
+
+
+# --- shards ----------------------------------------------------------------------------------
+
+
+def split_recordings(table: pd.DataFrame, shards: int) -> list[pd.DataFrame]:
+    """Split a recordings table into ``shards`` tables of near-equal audio duration.
+
+    Detection work grows with the audio a file holds, not with the number of files, so the
+    split balances the sum of ``duration_s`` (longest recordings first, each to the lightest
+    shard so far: no shard exceeds the mean by more than one recording). Ties are broken by
+    path and shard number, so the same table always gives the same shards. A recording
+    without a duration counts as the mean of the others. Each shard is sorted by path; a
+    shard may be empty when there are fewer recordings than shards.
+
+    Args:
+        table: a recordings table (``path``; ``duration_s`` when known).
+        shards: how many tables, at least 1.
+
+    Returns:
+        ``shards`` tables that together hold every row of ``table`` exactly once.
+    """
+    if shards < 1:
+        raise ValueError(f"shards={shards}: must be at least 1")
+    durations = pd.to_numeric(
+        table["duration_s"] if "duration_s" in table else pd.Series(float("nan"), table.index),
+        errors="coerce",
+    )
+    known = durations[durations.notna()]
+    durations = durations.fillna(float(known.mean()) if len(known) else 1.0)
+    order = sorted(range(len(table)), key=lambda i: (-durations.iloc[i], str(table["path"].iloc[i])))
+    load = [(0.0, k) for k in range(shards)]  # a heap of (seconds so far, shard number)
+    rows: list[list[int]] = [[] for _ in range(shards)]
+    for i in order:
+        seconds, k = heapq.heappop(load)
+        rows[k].append(i)
+        heapq.heappush(load, (seconds + float(durations.iloc[i]), k))
+    return [
+        table.iloc[r].sort_values("path", kind="stable", ignore_index=True) for r in rows
+    ]
+
+
+def write_recording_shards(
+    table: pd.DataFrame, folder: str | os.PathLike, shards: int
+) -> list[str]:
+    """Write ``folder/shard-0000.parquet`` ... (:func:`split_recordings`), local or fsspec URL.
+
+    Shards numbered ``shards`` and above from an earlier, wider split are removed once the new
+    ones are written, so a listing of the folder shows this split only and no recording is
+    in two shards.
+
+    Returns:
+        The shard files, in shard order.
+    """
+    target = os.fspath(folder)
+    written = []
+    for k, part in enumerate(split_recordings(table, shards)):
+        location = storage.join(target, f"shard-{k:04d}.parquet")
+        with atomic_path(location, suffix=".parquet") as tmp:
+            _typed(part).to_parquet(tmp, index=False)
+        written.append(location)
+    names = {f"shard-{k:04d}.parquet" for k in range(shards)}
+    for stale in storage.glob(storage.join(target, "shard-*.parquet")):
+        if stale.rsplit("/", 1)[-1] not in names:
+            storage.remove(stale)
+    return written
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -503,9 +573,7 @@ def write_recordings(
             problems[PROBLEM_COLUMNS].to_csv(tmp, index=False)
         written.append(problems_at)
     else:
-        fs, stale = fsspec.core.url_to_fs(problems_at)
-        if fs.exists(stale):
-            fs.rm(stale)
+        storage.remove(problems_at)
     return written
 
 
@@ -518,7 +586,9 @@ def read_recordings(path: str | os.PathLike) -> pd.DataFrame:
     Returns:
         The table with :data:`RECORDING_COLUMNS` first, in their dtypes.
     """
-    table = pd.read_parquet(os.fspath(path))
+    location = os.fspath(path)
+    # the store's endpoint from the environment, as every writer here uses it
+    table = pd.read_parquet(location, storage_options=storage.storage_options(location) or None)
     missing = [c for c in RECORDING_COLUMNS if c not in table.columns]
     if missing:
         raise AcousticsError(f"{os.fspath(path)} is not a recordings table: missing {missing}")

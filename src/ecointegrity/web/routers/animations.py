@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
+from fastapi.responses import Response as RawResponse
 
-from ...io import atomic_path
+from ... import io
 from ..deps import AnimationsDir, Renderer, Settings, StoreDep, check_rate
 from ..errors import InvalidRequest, NotFound
 from ..models import AnimationInfo, AnimationRequest, BBox
@@ -48,8 +49,8 @@ def router() -> APIRouter:
         _check_limits(body, renderer, settings.max_frames, settings.max_animation_px)
         anim_id = _animation_id(body, renderer.version(body.product))
         existing = store.get_animation(anim_id)
-        path = folder / f"{anim_id}.{body.format}"
-        if existing is not None and path.exists():
+        path = io.join(folder, f"{anim_id}.{body.format}")
+        if existing is not None and io.exists(path):
             response.status_code = 200
             return _animation_info(existing, body.format)
         check_rate(request, store, "animation", settings.animations_per_minute)
@@ -74,24 +75,26 @@ def router() -> APIRouter:
     )
     def animation_file(
         animation_id: Annotated[str, PathParam(pattern=ANIMATION_ID)], store: StoreDep
-    ) -> FileResponse:
+    ) -> RawResponse:
         record = store.get_animation(animation_id)
-        if record is None or not Path(record.path).exists():
+        if record is None or not io.exists(record.path):
             raise NotFound(f"no animation {animation_id}")
-        suffix = Path(record.path).suffix.lstrip(".")
-        return FileResponse(
-            record.path,
-            media_type=f"image/{suffix}",
-            headers={"Cache-Control": "public, max-age=31536000, immutable"},
-        )
+        media_type = f"image/{Path(record.path).suffix.lstrip('.')}"
+        headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+        if io.is_local(record.path):
+            return FileResponse(record.path, media_type=media_type, headers=headers)
+        # on object storage: the bytes through this process (an animation is bounded by
+        # max_frames and max_animation_px, a few MB at most), so clients need no bucket access
+        return RawResponse(io.read_bytes(record.path), media_type=media_type, headers=headers)
 
     return api
 
 
 def _write_animation(
-    renderer: ProductRenderer, body: AnimationRequest, path: Path, attribution: str
+    renderer: ProductRenderer, body: AnimationRequest, path: str, attribution: str
 ) -> None:
-    """Render the animation a request asks for into ``path`` (atomically)."""
+    """Render the animation a request asks for into ``path`` (atomically; a file or an
+    object)."""
     years = list(range(body.year_from, body.year_to + 1))
     make = renderer.animation if body.format == "gif" else renderer.animation_webp
     content = make(
@@ -103,11 +106,10 @@ def _write_animation(
         band=body.band,
         attribution=attribution,
     )
-    with atomic_path(path, suffix=f".{body.format}") as tmp:
-        Path(tmp).write_bytes(content)
+    io.write_bytes_atomic(path, content)
 
 
-def _animation_record(anim_id: str, body: AnimationRequest, path: Path) -> AnimationRecord:
+def _animation_record(anim_id: str, body: AnimationRequest, path: str) -> AnimationRecord:
     return AnimationRecord(
         id=anim_id,
         product=body.product,
@@ -120,7 +122,7 @@ def _animation_record(anim_id: str, body: AnimationRequest, path: Path) -> Anima
         maxy=body.bbox.north,
         fps=body.fps,
         size=body.size,
-        path=str(path),
+        path=path,
     )
 
 
