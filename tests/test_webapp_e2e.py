@@ -233,3 +233,23 @@ def test_app_shell_is_installable(server):
         asset = next(part.split('"')[0] for part in index.text.split('src="')[1:] if part.startswith("/assets/"))
         assert "immutable" in client.get(asset).headers["cache-control"]
         assert "/" not in client.get("/openapi.json").json()["paths"], "the pages stay out of the API schema"
+
+
+def test_country_switch_flies_the_map(phone, shots):
+    """The header's switch lists the API's countries (Spanish first, English on request) and
+    flies the map to the chosen one."""
+    page, _, errors = phone
+    page.goto("/")
+    page.wait_for_selector("#country option[value='colombia']", state="attached", timeout=30_000)
+    assert page.locator("#country").is_visible()
+    assert page.locator("#country").input_value() == "mexico", "the demo's products lie in Mexico"
+    assert page.locator("#country option[value='mexico']").inner_text() == "México"
+    page.select_option("#country", "colombia")
+    page.wait_for_function("r2eo.country === 'colombia'")
+    # Bogotá's longitude and latitude lie in the middle of Colombia's view
+    page.wait_for_function("(c => c.lng > -76 && c.lng < -70 && c.lat > 2 && c.lat < 7)(r2eo.mapCentre())",
+                           timeout=10_000)
+    page.screenshot(path=shots / "10-country-colombia.png")
+    page.locator("#lang").click()
+    assert page.locator("#country option[value='mexico']").inner_text() == "Mexico"
+    assert not errors, f"JavaScript errors: {errors}"

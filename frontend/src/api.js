@@ -18,6 +18,8 @@ async function request(path, options = {}) {
 
 export const products = () => request("/api/products");
 
+export const countries = () => request("/api/countries");
+
 export function tileUrl(product, year, band) {
   return `/api/tiles/${encodeURIComponent(product)}/${year}/{z}/{x}/{y}.png${band ? `?band=${encodeURIComponent(band)}` : ""}`;
 }

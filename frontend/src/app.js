@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import {
   COUNTRY_BOUNDS, L, createMap, orderProducts, productBounds, registerServiceWorker, renderLegend, renderTabs,
-  unionBounds, watchConnection,
+  setupCountrySwitch, unionBounds, watchConnection,
 } from "./common.js";
 import { applyLanguage, onLanguage, setupLanguageToggle, t } from "./i18n.js";
 
@@ -22,6 +22,8 @@ const state = (window.r2eo = {
   firstFrameMs: null, // ms from navigation start to the first animation frame on screen
   animation: null, // the last exported animation
   reaction: null,
+  country: null, // the country last chosen in the switch
+  mapCentre: () => map?.getCenter(),
   shownReady: () => Boolean(stack?.isReady(state.year)), // the year on screen has all its tiles
 });
 
@@ -310,6 +312,10 @@ async function start() {
   const data = unionBounds(state.products);
   map.fitBounds(data ?? COUNTRY_BOUNDS);
   locateUser(data);
+  // The switch is extra: without the list of countries the viewer works as before.
+  api.countries()
+    .then((countries) => setupCountrySwitch($("country"), map, countries, (c) => { state.country = c.id; }))
+    .catch(() => {});
   const tabs = state.products.map((p) => ({ key: p.product, label: p.title, description: p.description }));
   renderTabs($("tabs"), tabs, state.products[0].product, selectProduct);
   selectProduct(state.products[0].product);

@@ -2,9 +2,9 @@
 import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import "./styles.css";
-import { t } from "./i18n.js";
+import { lang, onLanguage, t } from "./i18n.js";
 
-// Mexico, for when there is nothing better to show.
+// Mexico (the API's first country), for when there is nothing better to show.
 export const COUNTRY_BOUNDS = [[14.5, -118.4], [32.7, -86.7]];
 // The default product comes first; the rest keep the server's order.
 const PREFERRED = ["geomedian", "ndvi", "tasselled_cap", "ndwi", "wofs", "ndbi", "bu"];
@@ -27,6 +27,38 @@ export function createMap(element, { zoomControl = true } = {}) {
   }).addTo(map);
   map.fitBounds(COUNTRY_BOUNDS);
   return map;
+}
+
+/** Leaflet bounds of a country's view ([west, south, east, north] in the API). */
+export function countryBounds(country) {
+  const [w, s, e, n] = country.view;
+  return L.latLngBounds([s, w], [n, e]);
+}
+
+/**
+ * The country switch: a <select> with the countries the API lists (names in the page's language);
+ * it starts on the country the map shows, and choosing one flies the map to its view.
+ * ``onSwitch(country)`` is called after each choice.
+ */
+export function setupCountrySwitch(select, map, countries, onSwitch = () => {}) {
+  if (!select || !countries.length) return;
+  const label = () => {
+    for (const option of select.options) {
+      const c = countries.find((x) => x.id === option.value);
+      option.textContent = lang === "en" ? c.name_en : c.name_es;
+    }
+  };
+  select.replaceChildren(...countries.map((c) => new Option("", c.id)));
+  label();
+  onLanguage(label);
+  const here = map.getCenter();
+  select.value = (countries.find((c) => countryBounds(c).contains(here)) ?? countries[0]).id;
+  select.addEventListener("change", () => {
+    const country = countries.find((c) => c.id === select.value);
+    map.flyToBounds(countryBounds(country), { duration: 1 });
+    onSwitch(country);
+  });
+  select.closest("[hidden]")?.removeAttribute("hidden");
 }
 
 /** Leaflet bounds of a product ([west, south, east, north] in the API), or null. */

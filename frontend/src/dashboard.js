@@ -1,8 +1,8 @@
 // React-2-EO dashboard: everyone's reactions per H3 cell, totals, and the most reacted-to regions.
 import * as api from "./api.js";
 import {
-  COUNTRY_BOUNDS, L, createMap, orderProducts, registerServiceWorker, renderLegend, renderTabs, unionBounds,
-  watchConnection,
+  COUNTRY_BOUNDS, L, createMap, orderProducts, registerServiceWorker, renderLegend, renderTabs, setupCountrySwitch,
+  unionBounds, watchConnection,
 } from "./common.js";
 import { onLanguage, setupLanguageToggle, t } from "./i18n.js";
 
@@ -123,6 +123,7 @@ async function start() {
     state.products = orderProducts(await api.products()).filter((p) => p.years.length);
   } catch { state.products = []; }
   map.fitBounds(unionBounds(state.products) ?? COUNTRY_BOUNDS);
+  api.countries().then((countries) => setupCountrySwitch($("country"), map, countries)).catch(() => {});
   fillYears();
   renderTabsNow();
   showProductLayer();

@@ -1,5 +1,5 @@
-"""``ecointegrity demo``: the whole chain on a small area of Mexico (the steps are in
-``demo_job``), then where its outputs are and how to serve them."""
+"""``ecointegrity demo``: the whole chain on a small area of a country (``--country``, Mexico by
+default; the steps are in ``demo_job``), then where its outputs are and how to serve them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..config import get_settings
-from ..cube import CubeError
+from ..cube import COUNTRIES, CubeError, country
 from ._common import SchedulerOpt, console, exit_if_tiles_failed, fail
 from .demo_job import (
     DemoResult,
@@ -52,20 +52,29 @@ def demo(
         bool, typer.Option("--serve", help="Then serve the products (React-2-EO API).")
     ] = False,
     port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+    country_id: Annotated[
+        str,
+        typer.Option(
+            "--country",
+            help=f"Country whose demo area and national grid to use: {', '.join(COUNTRIES)}.",
+        ),
+    ] = "mexico",
 ) -> None:
-    """Run the whole chain on a small area of Mexico and print where the outputs are."""
+    """Run the whole chain on a small area of a country and print where the outputs are."""
     settings = get_settings()
     try:
+        area = country(country_id)  # before any work: an unknown country exits 2 at once
         result = run_demo(out, offline=offline, data=data, sensor=sensor, api_url=settings.stac_api,
-                          scheduler=scheduler or settings.scheduler, say=console.print)
+                          scheduler=scheduler or settings.scheduler, country=area,
+                          say=console.print)
     except CubeError as exc:
         fail(exc)
     _print_products(result)
     # The acoustic and integrity steps need the annual products: a failed tile stops here.
     exit_if_tiles_failed(result.failed)
-    bats = run_acoustics_demo(out / "acoustics", audio=audio, say=console.print)
+    bats = run_acoustics_demo(out / "acoustics", audio=audio, country=area, say=console.print)
     _print_lines(bats.summary)
-    soundscapes = run_soundscape_demo(out / "acoustics", bats=bats, audio=audible,
+    soundscapes = run_soundscape_demo(out / "acoustics", bats=bats, audio=audible, country=area,
                                       say=console.print)
     _print_lines(soundscapes.summary)
     integrity = run_integrity_demo(out / "integrity", result, evidence=soundscapes.evidence,
@@ -79,6 +88,9 @@ def demo(
 
 def _print_products(result: DemoResult) -> None:
     console.rule("ecointegrity demo: done")
+    grid = result.country.national_grid
+    console.print(f"country:     {result.country.name_es} / {result.country.name_en}: "
+                  f"{result.country.demo_area}, national grid {grid.name} ({grid.crs})")
     console.print(f"source:      {result.source}")
     console.print(f"catalog:     {result.catalog / 'catalog.json'}  "
                   f"({result.items} items in {result.collection!r})")

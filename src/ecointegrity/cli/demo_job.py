@@ -1,13 +1,17 @@
-"""The main job: the whole chain that exists today, on a small area of Mexico.
+"""The main job: the whole chain that exists today, on a small area of one country.
 
 Source, in order of preference: ``--data DIR`` (a STAC catalog folder or a GeoTIFF folder);
 the public Earth Search STAC API (Landsat Collection 2 Level-2, no credentials) when it can be
 reached; otherwise the documented scene simulator, and it says so. Then: ingest into a local
-STAC catalog, tile the area on Mexico's national grid, compute the seven annual products tile by
-tile (on Dask when a scheduler is given), write COGs and STAC items; where reference land cover
-exists (the simulator's truth), train a land-cover model, map every year and map the change
-between the first and the last year. The acoustic steps (bats, soundscapes, site evidence) and
+STAC catalog, tile the area on the country's national grid, compute the seven annual products
+tile by tile (on Dask when a scheduler is given), write COGs and STAC items; where reference
+land cover exists (the simulator's truth), train a land-cover model, map every year and map the
+change between the first and the last year. The acoustic steps (bats, soundscapes, site evidence) and
 the ecosystem-integrity step follow, each a function of its own.
+
+The country (``mexico`` by default, ``colombia``) gives the demo area and the national grid
+(:mod:`ecointegrity.cube.countries`); the land-cover scheme and the hemeroby table are the
+simulator's own ("simulator-8"), as institutions' schemes are data they supply.
 
 The acoustics and integrity packages are imported inside their steps, so that the command line
 starts without PyTorch and pgmpy.
@@ -28,6 +32,8 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ..cube import (
+    COUNTRIES,
+    Country,
     LocalCatalog,
     Tile,
     TimeRange,
@@ -35,12 +41,12 @@ from ..cube import (
     ingest_dataset,
     ingest_geotiffs,
     ingest_stac_api,
-    national_grid,
     read_product,
     region_geobox,
     simulate,
     tiles_for,
 )
+from ..cube import country as _country  # run_demo's parameter ``country`` would hide it
 from ..landcover import landcover_spec, map_change, run_landcover, train_model
 from ..mosaics import run_mosaics
 
@@ -59,8 +65,8 @@ __all__ = [
     "stac_api_reachable",
 ]
 
-# Bacalar lagoon, Quintana Roo: tropical forest, a large lagoon, a town and farmland.
-DEMO_BBOX = (-88.43, 18.62, -88.37, 18.68)
+# Mexico's demo area (Bacalar lagoon); every country's is in ecointegrity.cube.countries.
+DEMO_BBOX = COUNTRIES["mexico"].demo_bbox
 DEMO_YEARS = (2021, 2023)
 
 Say = Callable[[str], None]
@@ -78,6 +84,7 @@ class DemoResult:
     failed: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
+    country: Country = COUNTRIES["mexico"]  # whose demo area and national grid
 
 
 def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
@@ -89,9 +96,10 @@ def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
         return False
 
 
-def demo_geobox(bbox: tuple[float, float, float, float] = DEMO_BBOX) -> GeoBox:
-    """The demo area on Mexico's 30 m national grid (pixel-aligned with its tiles)."""
-    return region_geobox(national_grid("mexico"), bbox)
+def demo_geobox(where: str | Country = "mexico") -> GeoBox:
+    """A country's demo area on its 30 m national grid (pixel-aligned with its tiles)."""
+    area = _country(where)
+    return region_geobox(area.national_grid, area.demo_bbox)
 
 
 def run_demo(
@@ -103,9 +111,18 @@ def run_demo(
     api_url: str = "https://earth-search.aws.element84.com/v1",
     years: tuple[int, int] = DEMO_YEARS,
     scheduler: str | None = None,
+    country: str | Country = "mexico",
     say: Say = print,
 ) -> DemoResult:
-    """Run the chain and return where everything is."""
+    """Run the chain on ``country``'s demo area and national grid; return where everything is.
+
+    Raises:
+        UnknownCountryError: for a country not in ``ecointegrity.cube.COUNTRIES``.
+    """
+    area = _country(country)
+    grid = area.national_grid
+    say(f"demo area: {area.demo_area} ({area.name_en}), lon/lat {area.demo_bbox}, "
+        f"on the national grid {grid.name} ({grid.crs}, {grid.title})")
     out = Path(out)
     catalog = LocalCatalog(out / "catalog")
     products = LocalCatalog(out / "products", title="ecointegrity products")
@@ -115,21 +132,22 @@ def run_demo(
     if data is not None:
         source, collection, items = _from_local(catalog, Path(data), sensor, say)
     elif not offline and stac_api_reachable(api_url):
-        say(f"STAC API {api_url} is reachable: ingesting Landsat C2 L2 for {DEMO_BBOX}, {period}")
-        report = ingest_stac_api(catalog, "landsat-c2-l2", bbox=DEMO_BBOX, time=period,
+        say(f"STAC API {api_url} is reachable: ingesting Landsat C2 L2 for {area.demo_bbox}, {period}")
+        report = ingest_stac_api(catalog, "landsat-c2-l2", bbox=area.demo_bbox, time=period,
                                  api_url=api_url, max_cloud=70, limit=60)
         source, collection, items = f"Earth Search ({api_url})", "landsat-c2-l2", report.items_added
     else:
         why = ("--offline was given" if offline
                else f"the STAC API {api_url} cannot be reached (no network)")
         say(f"{why}: using the scene simulator (ecointegrity.cube.simulate, see docs/simulator.md)")
-        source, collection, items, reference = _from_simulator(catalog, years, say)
+        source, collection, items, reference = _from_simulator(catalog, demo_geobox(area), years,
+                                                               say)
 
-    tiles = tiles_for(national_grid("mexico"), DEMO_BBOX, clip=True)
+    tiles = tiles_for(grid, area.demo_bbox, clip=True)
     run = run_mosaics(catalog.root, collection, products.root, tiles,
                       range(years[0], years[1] + 1), scheduler=scheduler)
     result = DemoResult(source, out / "catalog", out / "products", collection, items,
-                        failed=run.failed, refused=run.refused)
+                        failed=run.failed, refused=run.refused, country=area)
     for product in run.products:
         result.outputs += [Path(products.item_dir(product, i)) for i in products.item_ids(product)]
     if reference is None:
@@ -144,7 +162,7 @@ def run_demo(
 def _landcover(out: Path, products: LocalCatalog, tiles: Sequence[Tile], years: tuple[int, int],
                reference: xr.DataArray, result: DemoResult, say: Say) -> None:
     """Train on the first year's reference, map every year, map change first -> last year."""
-    geobox = demo_geobox()
+    geobox = demo_geobox(result.country)
     scheme = "simulator-8"
     say(f"land cover: training on the {years[0]} reference ({scheme}), "
         "spatial-block cross-validation")
@@ -192,9 +210,9 @@ def _from_local(catalog: LocalCatalog, data: Path, sensor: str, say: Say) -> tup
 
 
 def _from_simulator(
-    catalog: LocalCatalog, years: tuple[int, int], say: Say
+    catalog: LocalCatalog, geobox: GeoBox, years: tuple[int, int], say: Say
 ) -> tuple[str, str, int, xr.DataArray]:
-    scenes = simulate(demo_geobox(), start_year=years[0], end_year=years[1])
+    scenes = simulate(geobox, start_year=years[0], end_year=years[1])
     collection = "simulated-landsat-c2-l2"
     profile = get_profile("landsat-c2-l2")
     # The simulator speaks common band names; Landsat C2 assets are named nir08, swir16, swir22.
@@ -215,10 +233,10 @@ class AcousticsDemo:
 
 
 def run_acoustics_demo(out: Path, *, audio: Path | None = None, n_synthetic: int = 12,
-                       say: Say = print) -> AcousticsDemo:
-    """Bats: scan recordings (``audio``, or synthetic ones from the call generator), detect
-    calls with the shipped model, and, for synthetic ones, score the detections against the
-    generator's annotations."""
+                       country: str | Country = "mexico", say: Say = print) -> AcousticsDemo:
+    """Bats: scan recordings (``audio``, or synthetic ones from the call generator, placed at
+    the centre of ``country``'s demo area), detect calls with the shipped model, and, for
+    synthetic ones, score the detections against the generator's annotations."""
     from ..acoustics import (
         detect_recordings,
         evaluate,
@@ -235,8 +253,9 @@ def run_acoustics_demo(out: Path, *, audio: Path | None = None, n_synthetic: int
         audio = out / "audio"
         say(f"bats: writing {n_synthetic} synthetic ultrasonic recordings "
             "(call generator, docs/synthetic-bat-calls.md)")
+        lon, lat = _country(country).demo_centre
         truth = write_synthetic_dataset(audio, n_synthetic, duration_s=(2.0, 4.0), seed=2026,
-                                        location=(18.65, -88.40))
+                                        location=(lat, lon))
     scan = scan_recordings(audio, progress=False)
     table_path = out / "recordings.parquet"
     write_recordings(scan, table_path)
@@ -278,9 +297,11 @@ class SoundscapeDemo:
 
 # Two synthetic sites near the bat recordings: the forest interior hears nothing human; the
 # edge by the road hears engines and, at night, shots. (type, start second) per recording hour.
+# Places are (lat, lon) offsets in degrees from the demo area's centre (at Bacalar: 18.655 N
+# 88.41 W and 18.64 N 88.38 W), within its 6 x 6 km in every country.
 _SOUNDSCAPE_SITES: dict[str, tuple[tuple[float, float], dict[int, list[tuple[str, float]]]]] = {
-    "forest-interior": ((18.655, -88.41), {6: [], 13: [], 22: []}),
-    "forest-edge": ((18.64, -88.38), {6: [("vehicle", 8.0)],
+    "forest-interior": ((0.005, -0.01), {6: [], 13: [], 22: []}),
+    "forest-edge": ((-0.01, 0.02), {6: [("vehicle", 8.0)],
                                       13: [("vehicle", 4.0), ("vehicle", 35.0)],
                                       22: [("gunshot", 20.0), ("gunshot", 44.0)]}),
 }
@@ -289,11 +310,14 @@ _EVIDENCE_SHOWN = ["site", "period", "recording_hours", "bat_passes_per_night", 
                    "vehicle_per_100h", "machinery_per_100h", "low_effort"]
 
 
-def _write_demo_soundscapes(folder: Path, days: int = 2) -> pd.DataFrame:
+def _write_demo_soundscapes(folder: Path, area: Country, days: int = 2) -> pd.DataFrame:
     from ..acoustics import synth_soundscape, write_soundscape
 
+    lon, lat = area.demo_centre
     truth = []
-    for s, (site, (location, plan)) in enumerate(_SOUNDSCAPE_SITES.items()):
+    for s, (site, ((dlat, dlon), plan)) in enumerate(_SOUNDSCAPE_SITES.items()):
+        # rounded: at Bacalar the places are exactly those of the first demo
+        location = (round(lat + dlat, 6), round(lon + dlon, 6))
         for day in range(days):
             for hour, events in plan.items():
                 start = dt.datetime(2024, 1, 10 + day, hour, 0, 0)
@@ -315,11 +339,11 @@ def _found(truth: pd.DataFrame, events: pd.DataFrame) -> int:
 
 
 def run_soundscape_demo(out: Path, *, bats: AcousticsDemo | None = None, audio: Path | None = None,
-                        say: Say = print) -> SoundscapeDemo:
-    """Audible soundscapes: scan recordings (``audio``, or synthetic ones at two sites with
-    known engines and shots), compute soundscape indices and false-colour days, detect
-    anthropogenic sounds with the shipped model, and write the site evidence table (with the
-    bat recordings and detections of ``bats``, when given)."""
+                        country: str | Country = "mexico", say: Say = print) -> SoundscapeDemo:
+    """Audible soundscapes: scan recordings (``audio``, or synthetic ones at two sites of
+    ``country``'s demo area with known engines and shots), compute soundscape indices and
+    false-colour days, detect anthropogenic sounds with the shipped model, and write the site
+    evidence table (with the bat recordings and detections of ``bats``, when given)."""
     from ..acoustics import (
         ANTHROPOGENIC_CLASSES,
         detect_recordings,
@@ -338,7 +362,7 @@ def run_soundscape_demo(out: Path, *, bats: AcousticsDemo | None = None, audio: 
         audio = out / "audible"
         say("soundscapes: writing synthetic audible recordings at 2 sites, 2 days "
             "(acoustics/anthropogenic/synth_audible.py)")
-        truth = _write_demo_soundscapes(audio)
+        truth = _write_demo_soundscapes(audio, _country(country))
     scan = scan_recordings(audio, progress=False)
     table_path = out / "audible-recordings.parquet"
     write_recordings(scan, table_path)
@@ -408,7 +432,7 @@ def run_integrity_demo(
         return None
     out = Path(out)
     table = load_hemeroby_table("simulator-8-hemeroby")
-    geobox = demo_geobox()
+    geobox = demo_geobox(result.country)
     products, maps = LocalCatalog(result.products), LocalCatalog(result.landcover)
     say(f"integrity: {table.label} hemeroby, 250 m cells (240 m: 8 Landsat pixels), "
         f"years {years[0]}-{years[1]}")
@@ -424,7 +448,7 @@ def run_integrity_demo(
     run = run_integrity(layers, train_year=years[1], evidence=cells, table=table,
                         out_catalog=catalog, model_path=out / "model.json")
     html, pdf = write_report(run.maps, out / "report.html",
-                             area_name="Bacalar lagoon (demo, simulated)",
+                             area_name=f"{result.country.demo_area} (demo, simulated)",
                              validation=run.validation, acoustic=run.acoustic, model=run.model)
     demo = IntegrityDemo(out, html, pdf)
     last = run.maps[years[1]].ei.values

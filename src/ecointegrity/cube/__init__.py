@@ -5,8 +5,8 @@ profiles and clear masks, loading to xarray on a GeoBox, national grids and tile
 computation on Dask, and product writing (COG + STAC). Everything above builds on this.
 
 Layering (a module imports only modules to its left):
-errors, timerange, grids, cog, _items, simulate <- sensors <- catalog <- load, ingest, products,
-    check <- quality, tiled, slices
+errors, timerange, grids, cog, _items, simulate <- countries, sensors <- catalog <- load, ingest,
+    products, check <- quality, tiled, slices
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from .catalog import Catalog, LocalCatalog, StacApiCatalog, open_catalog
 from .check import CatalogCheck, check_catalog
 from .cog import read_raster, write_cog
+from .countries import COUNTRIES, Country, UnknownCountryError, country
 from .errors import (
     CatalogError,
     CorruptFileError,
@@ -67,6 +68,10 @@ __all__ = [
     "check_catalog",
     "read_raster",
     "write_cog",
+    "COUNTRIES",
+    "Country",
+    "UnknownCountryError",
+    "country",
     "CubeError",
     "CatalogError",
     "CorruptFileError",

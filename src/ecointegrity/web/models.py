@@ -11,6 +11,7 @@ __all__ = [
     "MAX_ASPECT",
     "MIN_BBOX_DEGREES",
     "BBox",
+    "CountryInfo",
     "ProductInfo",
     "AnimationRequest",
     "AnimationInfo",
@@ -49,6 +50,17 @@ class BBox(BaseModel):
 
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.west, self.south, self.east, self.north)
+
+
+class CountryInfo(BaseModel):
+    """A country the app can switch to: its names and where the map flies when it is chosen."""
+
+    id: str = Field(description="identifier, as the command line's --country takes it")
+    name_es: str
+    name_en: str
+    view: list[float] = Field(
+        min_length=4, max_length=4, description="west, south, east, north (WGS84)"
+    )
 
 
 class ProductInfo(BaseModel):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
+from ..cube import NATIONAL_GRIDS
 from .errors import RenderError, ServerBusy, UnreadableData, WmsError
 from .layers import LayerInfo
 
@@ -28,7 +29,14 @@ __all__ = [
     "parse_getmap",
 ]
 
-SUPPORTED_CRS = ("EPSG:4326", "CRS:84", "EPSG:3857", "EPSG:6372")
+# geographic, web mercator and every national grid (EPSG:6372 Mexico, EPSG:9377 Colombia):
+# an institution's GIS asks for maps in its own projection
+SUPPORTED_CRS = (
+    "EPSG:4326",
+    "CRS:84",
+    "EPSG:3857",
+    *dict.fromkeys(str(grid.crs) for grid in NATIONAL_GRIDS.values()),
+)
 FORMATS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpeg"}
 
 

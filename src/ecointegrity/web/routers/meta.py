@@ -1,4 +1,5 @@
-"""The service itself: liveness, readiness, version and Prometheus metrics."""
+"""The service itself: liveness, readiness, version, the countries served and Prometheus
+metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from ... import __version__
+from ...cube import COUNTRIES
 from ..metrics import ApiMetrics
+from ..models import CountryInfo
 from ..renderer import ProductRenderer
 from ..store import Store
 
@@ -88,6 +91,14 @@ def router() -> APIRouter:
     @api.get("/api/version")
     async def version() -> dict[str, str]:
         return {"version": __version__, "api": "1"}
+
+    @api.get("/api/countries", response_model=list[CountryInfo])
+    async def countries() -> list[CountryInfo]:
+        """The countries the app can switch between (first: the default), with their map views."""
+        return [
+            CountryInfo(id=c.id, name_es=c.name_es, name_en=c.name_en, view=list(c.view_bbox))
+            for c in COUNTRIES.values()
+        ]
 
     @api.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
