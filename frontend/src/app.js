@@ -25,40 +25,93 @@ const state = (window.r2eo = {
   country: null, // the country last chosen in the switch
   mapCentre: () => map?.getCenter(),
   shownReady: () => Boolean(stack?.isReady(state.year)), // the year on screen has all its tiles
+  layerCount: () => stack?.layers.size ?? 0, // year layers on the map now (at most PREFETCH_YEARS + 2)
+  peakLayerCount: 0, // the most year layers on the map at once since the page loaded
 });
 
+// Years whose tiles are fetched ahead of the one on screen, in play order. Two seconds of
+// look-ahead at one year per second hides a 4G round trip or two (a phone view of ~10 tiles of
+// ~20-40 kB takes well under a second at ~9 Mbit/s), while a pause or a pan wastes at most two
+// views' worth of data; 30 layers at once would delay the first frame and spend the data plan.
+const PREFETCH_YEARS = 2;
+
 /**
- * One tile layer per year, all on the map at once (hidden ones at opacity 0, so their tiles are
- * loaded ahead); showing a year only switches opacities, so the animation never flickers.
+ * A bounded window of tile layers over the years of the range: the year on screen, the one shown
+ * before it (kept until the next one is shown, so a switch never uncovers an empty map) and the
+ * next PREFETCH_YEARS years in play order, wrapping around. Hidden layers sit at opacity 0 so that
+ * their tiles load ahead; the look-ahead starts only once the year on screen has all its tiles, so
+ * the first frame does not share the connection with later years. At most PREFETCH_YEARS + 2
+ * layers exist at any time.
  */
 class YearStack {
   constructor(map, product, years) {
+    this.map = map;
+    this.product = product;
+    this.years = years;
+    this.bounds = productBounds(product);
     this.layers = new Map();
     this.loading = new Map();
-    const bounds = productBounds(product);
-    for (const year of years) {
-      const layer = L.tileLayer(api.tileUrl(product.product, year), {
-        opacity: 0, bounds: bounds ?? undefined, maxNativeZoom: 16, maxZoom: 19, className: `year-${year}`,
-        attribution: product.attribution,
-      });
-      this.loading.set(year, true);
-      layer.on("loading", () => this.loading.set(year, true));
-      layer.on("load", () => { this.loading.set(year, false); this.onLoad?.(year); });
-      layer.addTo(map);
-      this.layers.set(year, layer);
+    this.shown = null;
+    this.previous = null;
+  }
+
+  add(year) {
+    if (this.layers.has(year)) return;
+    const layer = L.tileLayer(api.tileUrl(this.product.product, year), {
+      opacity: year === this.shown ? 1 : 0, bounds: this.bounds ?? undefined, maxNativeZoom: 16, maxZoom: 19,
+      className: `year-${year}`, attribution: this.product.attribution,
+    });
+    this.layers.set(year, layer);
+    this.loading.set(year, true);
+    layer.on("loading", () => this.loading.set(year, true));
+    layer.on("load", () => {
+      this.loading.set(year, false);
+      if (year === this.shown) this.prefetch(); // the year on screen is in: fetch the next ones
+      this.onLoad?.(year);
+    });
+    layer.addTo(this.map);
+    // No tile of this layer in view (outside the product's bounds): Leaflet fires neither event.
+    if (!layer.isLoading()) this.loading.set(year, false);
+    state.peakLayerCount = Math.max(state.peakLayerCount, this.layers.size);
+  }
+
+  drop(year) {
+    const layer = this.layers.get(year);
+    if (!layer) return;
+    this.map.removeLayer(layer); // Leaflet aborts its tiles still in flight
+    this.layers.delete(year);
+    this.loading.delete(year);
+  }
+
+  /** The next PREFETCH_YEARS years after the one on screen, in play order, wrapping around. */
+  ahead() {
+    const i = this.years.indexOf(this.shown);
+    const next = [];
+    for (let k = 1; k <= Math.min(PREFETCH_YEARS, this.years.length - 1); k++) {
+      next.push(this.years[(i + k) % this.years.length]);
     }
-    this.map = map;
+    return next;
+  }
+
+  /** Bring the window up to date: drop the layers that left it, add the ones that entered it. */
+  prefetch() {
+    const ahead = this.isReady(this.shown) ? this.ahead() : [];
+    const keep = new Set([this.previous, this.shown, ...this.ahead()]);
+    for (const year of [...this.layers.keys()]) if (!keep.has(year)) this.drop(year);
+    for (const year of ahead) this.add(year);
   }
 
   isReady(year) { return this.loading.get(year) === false; }
 
   show(year) {
+    if (year !== this.shown) [this.previous, this.shown] = [this.shown, year];
+    this.add(year);
     for (const [y, layer] of this.layers) layer.setOpacity(y === year ? 1 : 0);
+    this.prefetch();
   }
 
   remove() {
-    for (const layer of this.layers.values()) this.map.removeLayer(layer);
-    this.layers.clear();
+    for (const year of [...this.layers.keys()]) this.drop(year);
   }
 }
 
