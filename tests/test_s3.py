@@ -193,19 +193,25 @@ def test_s3_animations_are_shared_by_replicas(s3_products, s3_server, tmp_path):
 
 def test_s3_landcover_stage_reads_products_and_writes_maps(demo_outputs, s3_server, tmp_path):
     """The chain's next stage on object storage: the demo's products, uploaded as they are
-    (asset hrefs are relative to their item), mapped from S3 by the demo's land-cover model into
-    a catalog on S3: the same maps as on disk, and the API serves a land-cover tile from them."""
+    (asset hrefs are relative to their item), mapped from S3 by the demo's land-cover model (on
+    S3 too) into a catalog on S3: the same maps as on disk, and the API serves a land-cover
+    tile from them."""
     from ecointegrity.cli.demo_job import DEMO_BBOX, DEMO_YEARS, demo_geobox
-    from ecointegrity.landcover import landcover_spec, run_landcover
+    from ecointegrity.landcover import LandCoverModel, landcover_spec, run_landcover
 
     products = _prefix(s3_server, "demo-products")
     fs, path = io.filesystem(products)
     fs.put(str(demo_outputs / "products"), path, recursive=True)
-    (model,) = (demo_outputs / "models").glob("landcover-*.joblib")
+    (local_model,) = (demo_outputs / "models").glob("landcover-*.joblib")
+    # the model too lives on object storage: saved there (with its card), read back by the task
+    model = LandCoverModel.load(local_model).save(io.join(_prefix(s3_server, "models"),
+                                                          local_model.name))
+    assert isinstance(model, str) and io.exists(model) and io.exists(model + ".json")
+    assert io.read_json(model + ".json")["scheme"] == "simulator-8"
     tiles = tiles_for(national_grid("mexico"), DEMO_BBOX, clip=True)
     maps = _prefix(s3_server, "demo-landcover")
     years = range(DEMO_YEARS[0], DEMO_YEARS[1] + 1)
-    run = run_landcover(str(model), products, maps, tiles, years, progress=False)
+    run = run_landcover(model, products, maps, tiles, years, progress=False)
     assert not run.failed, run.failed
     assert len(run.written) == len(tiles) * len(years)
     name = landcover_spec("simulator-8").name

@@ -71,7 +71,11 @@ def landcover_train(
     scheme: Annotated[str, typer.Option(help="Class scheme of the reference (name or JSON file).")],
     year: Annotated[int, typer.Option(help="Year of the annual products to train on.")],
     out: Annotated[
-        Path, typer.Option(help="Model file to write (.joblib; a .json model card goes beside it).")
+        str,
+        typer.Option(
+            help="Model file to write, a path or an s3:// URL (.joblib; a .json model card "
+            "goes beside it)."
+        ),
     ],
     column: Annotated[str | None, typer.Option(help="Class column of reference polygons.")] = None,
     recipe: Annotated[str, typer.Option(help="Feature recipe.")] = "madmex-landsat",
@@ -134,7 +138,9 @@ def _print_cross_validation(cv: dict) -> None:
 
 @landcover_app.command("map")
 def landcover_map(
-    model: Annotated[Path, typer.Option(help="Model file from `landcover train`.")],
+    model: Annotated[
+        str, typer.Option(help="Model file from `landcover train` (a path or an s3:// URL).")
+    ],
     years: YearsOpt,
     mode: Annotated[
         str, typer.Option(help="pixel or object (SLIC segments, as MAD-Mex).")

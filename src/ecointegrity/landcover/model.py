@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ import numpy as np
 import xarray as xr
 from sklearn.model_selection import GroupKFold
 
-from ..io import atomic_path
+from ..io import atomic_path, is_local, read_bytes, write_bytes_atomic
 from .accuracy import accuracy_report
 from .features import Recipe, get_recipe
 from .predictor import ForestTables, UnsupportedForest, compile_forest, forest_predict
@@ -284,20 +285,24 @@ class LandCoverModel:
             },
         }
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike) -> Path | str:
         """Write ``path`` (joblib) and a JSON model card beside it (``path`` + ``.json``),
-        atomically."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
+        atomically; ``path`` may be on object storage (``s3://...``). Returns where it is (a
+        Path for a local file)."""
+        location = os.fspath(path)
+        with atomic_path(location) as tmp:
             joblib.dump({"metadata": self.metadata(), "classifier": self.classifier_}, tmp)
-        with atomic_path(path.with_suffix(path.suffix + ".json")) as tmp:
-            Path(tmp).write_text(json.dumps(self.metadata(), indent=1, default=str))
-        return path
+        card = json.dumps(self.metadata(), indent=1, default=str).encode()
+        write_bytes_atomic(location + ".json", card)
+        return Path(location) if is_local(location) else location
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LandCoverModel:
+        """A saved model, from a file or object storage."""
+        location = os.fspath(path)
         try:
-            blob = joblib.load(path)
+            # joblib reads a file object as it reads a file: the same pickles, no temporary
+            blob = joblib.load(location if is_local(location) else BytesIO(read_bytes(location)))
         except (OSError, EOFError, ValueError) as exc:
             raise ValueError(f"{path}: not a readable land-cover model ({exc})") from None
         meta = blob["metadata"]
