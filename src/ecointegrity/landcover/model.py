@@ -180,9 +180,9 @@ class LandCoverModel:
         Pixels with a missing feature get ``nodata`` and NaN confidence. A LightGBM model goes
         through :mod:`.predictor` (built lazily from the booster, kept with the model while the
         booster is the same object): on the benchmark tile (800 trees, 2 cores) LightGBM's own
-        predictor gives ~25,000 px/s however it is fed (dtype, block size, threads, raw scores),
-        the bit-sliced predictor ~20x that, with the same classes and probabilities (raw scores
-        bit-identical). Forests it cannot reproduce exactly fall back to LightGBM's predictor
+        predictor gives 25,000-42,000 px/s however it is fed (dtype, block size, threads, raw
+        scores), the bit-sliced predictor about 10x that (``benchmarks/landcover.py``), with the
+        same classes and probabilities (raw scores bit-identical). Forests it cannot reproduce exactly fall back to LightGBM's predictor
         (logged once), as does ``engine="lightgbm"``; ``chunk`` bounds the probability matrix
         there.
         """
