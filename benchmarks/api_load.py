@@ -88,6 +88,11 @@ from urllib.parse import quote
 
 import httpx
 
+# shared with the tests: tests/seaweedfs.py (the s3_server fixture's launcher) and
+# tests/relisted_years.py (more years from the same COGs)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from relisted_years import relist_years  # noqa: E402
+
 SECTIONS = ("tiles", "s3", "burst", "postgres")
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ecointegrity_bench"
 
@@ -229,19 +234,7 @@ def _small_animation(base_url: str, bounds) -> str:
 
 def _redate(products) -> None:
     """20 "years" for the animation: the 2022 items re-dated 2004-2023 (same COGs)."""
-    for product in products.collections():
-        base = [it for it in products.items(product, time=2022)]
-        redated = []
-        for year in range(2004, 2024):
-            if year in (2021, 2022, 2023):
-                continue
-            for item in base:
-                clone = item.clone()
-                clone.id = item.id.replace("2022", str(year))
-                clone.properties["start_datetime"] = f"{year}-01-01T00:00:00Z"
-                clone.properties["end_datetime"] = f"{year}-12-31T23:59:59.999999Z"
-                redated.append(clone)
-        products.add_items(product, redated)
+    relist_years(products, 2022, range(2004, 2024))
 
 
 def tiles_section(work: Path, products, args) -> dict:
@@ -446,8 +439,6 @@ def _cold_tiles(base_url: str, tiles, products, requests: int, clients: int, sec
 
 
 def s3_section(work: Path, products, args) -> dict:
-    # tests/seaweedfs.py: the launcher of the tests' s3_server fixture
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from seaweedfs import find_weed, seaweedfs
 
     from ecointegrity import io

@@ -10,7 +10,6 @@ on a survivor and writes the same names; nothing half written is ever listed."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -153,7 +152,7 @@ def source_on_s3(s3_server):
     return source.root, tiles, full
 
 
-def test_cluster_mosaic_job_survives_a_killed_worker(cluster, source_on_s3, s3_server):
+def test_cluster_mosaic_job_survives_a_killed_worker(cluster, source_on_s3, s3_server, tmp_path):
     from distributed import Client
 
     from ecointegrity.mosaics import run_mosaics
@@ -187,7 +186,7 @@ def test_cluster_mosaic_job_survives_a_killed_worker(cluster, source_on_s3, s3_s
     names = [p.rsplit("/", 1)[-1] for p in fs.find(root)]
     assert not [n for n in names if n.endswith(".tmp") or ".tmp." in n], "no temporary left"
     # every tile reads back and matches the same job run in this process
-    local = LocalCatalog(str(Path(os.environ.get("TMPDIR", "/tmp")) / f"ref-{uuid.uuid4().hex}"))
+    local = LocalCatalog(tmp_path / "reference")
     reference = run_mosaics(source, "sim", local.root, tiles, [2021], products=["ndvi"],
                             progress=False)
     assert not reference.failed

@@ -252,7 +252,7 @@ def test_animation_keeps_the_aspect_ratio_and_webp_works(renderer):
     img, _ = gif_frames(renderer.animation("ndvi", [2021, 2022], wide, size=400, attribution="x"))
     w, h = img.size
     assert w == 400 and h < 200
-    webp = Image.open(io.BytesIO(renderer.animation_webp("bu", list(YEARS), wide, size=240, attribution="x")))
+    webp = Image.open(io.BytesIO(renderer.animation("bu", list(YEARS), wide, size=240, attribution="x", format="webp")))
     assert webp.format == "WEBP" and webp.n_frames == 3 and max(webp.size) == 240
 
 

@@ -84,26 +84,14 @@ YEARS_30 = range(1994, 2024)
 @pytest.fixture(scope="module")
 def server_30_years(demo_outputs: Path, tmp_path_factory):
     """The API on a copy of the demo's products where every product has 30 years, 1994-2023:
-    the 2022 items listed again under each other year (same COGs), as benchmarks/api_load.py's
-    ``_redate`` does for 20 years."""
+    the 2022 items listed again under each other year (same COGs; tests/relisted_years.py)."""
+    from relisted_years import relist_years
+
     from ecointegrity.cube import LocalCatalog
 
     work = tmp_path_factory.mktemp("react2eo-30y")
     shutil.copytree(demo_outputs / "products", work / "products")
-    products = LocalCatalog(work / "products")
-    for product in products.collections():
-        base = products.items(product, time=2022)
-        redated = []
-        for year in YEARS_30:
-            if year in (2021, 2022, 2023):
-                continue
-            for item in base:
-                clone = item.clone()
-                clone.id = item.id.replace("2022", str(year))
-                clone.properties["start_datetime"] = f"{year}-01-01T00:00:00Z"
-                clone.properties["end_datetime"] = f"{year}-12-31T23:59:59.999999Z"
-                redated.append(clone)
-        products.add_items(product, redated)
+    relist_years(LocalCatalog(work / "products"), 2022, YEARS_30)
     app = create_app([work / "products", demo_outputs / "landcover"], f"sqlite:///{work / 'r2eo.sqlite'}",
                      work / "animations", ApiSettings())
     with _serve(app) as url:

@@ -27,7 +27,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import rasterio
@@ -528,29 +528,16 @@ class ProductRenderer:
         band: str | None = None,
         attribution: str,
         hold_last_s: float = 2.0,
+        format: Literal["gif", "webp"] = "gif",
+        quality: int = 85,
     ) -> bytes:
-        """An animated GIF, one frame per year (see :meth:`frames`), looping forever.
+        """An animation, one frame per year (see :meth:`frames`), looping forever: a GIF, or
+        an animated WebP (full colour, smaller; ``quality`` 0-100).
 
         Each frame shows ``1/fps`` s; the last one ``hold_last_s`` longer.
         """
         durations = frame_durations(len(years), fps, hold_last_s)  # checked before any drawing
         frames = self.frames(product, years, bbox, size=size, band=band, attribution=attribution)
+        if format == "webp":
+            return encode_webp(frames, durations, quality)
         return encode_gif(frames, durations)
-
-    def animation_webp(
-        self,
-        product: str,
-        years: Sequence[int],
-        bbox: Sequence[float],
-        *,
-        fps: float = 2,
-        size: int = 512,
-        band: str | None = None,
-        attribution: str,
-        hold_last_s: float = 2.0,
-        quality: int = 85,
-    ) -> bytes:
-        """The same animation as animated WebP (full colour, smaller than the GIF)."""
-        durations = frame_durations(len(years), fps, hold_last_s)
-        frames = self.frames(product, years, bbox, size=size, band=band, attribution=attribution)
-        return encode_webp(frames, durations, quality)

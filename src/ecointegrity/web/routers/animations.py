@@ -96,8 +96,7 @@ def _write_animation(
     """Render the animation a request asks for into ``path`` (atomically; a file or an
     object)."""
     years = list(range(body.year_from, body.year_to + 1))
-    make = renderer.animation if body.format == "gif" else renderer.animation_webp
-    content = make(
+    content = renderer.animation(
         body.product,
         years,
         body.bbox.as_tuple(),
@@ -105,6 +104,7 @@ def _write_animation(
         size=body.size,
         band=body.band,
         attribution=attribution,
+        format=body.format,
     )
     io.write_bytes_atomic(path, content)
 
