@@ -72,7 +72,7 @@ def test_probabilities_and_classes_match_lightgbm(model):
 
 
 def test_kernel_matches_numpy_reference(model):
-    X = _pixels(model, 700)  # not a multiple of the 256-pixel group
+    X = _pixels(model, 700)  # less than one 1024-pixel group: a ragged group
     tables = compile_forest(model.classifier_.booster_)
     _, _, proba = forest_predict(tables, X.astype(np.float64), with_proba=True, n_threads=1)
     assert proba is not None
@@ -129,3 +129,60 @@ def test_tables_follow_the_booster(model, tmp_path):
     other.classifier_ = model.classifier_
     other.classes_ = model.classes_
     np.testing.assert_array_equal(other.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("n_classes", [3, 8])
+def test_multiclass_forests_across_groups_and_threads(n_classes):
+    """Several chunks of pixels (parallel tasks), a ragged last group, 1 and 2 threads."""
+    model = _model(n_classes)
+    X = _pixels(model, 9_999)
+    theirs = model.classifier_.predict_proba(X.T)
+    tables = compile_forest(model.classifier_.booster_)
+    for threads in (1, 2):
+        index, confidence, proba = forest_predict(tables, X, with_proba=True, n_threads=threads)
+        assert proba is not None
+        assert np.array_equal(index, theirs.argmax(axis=1))
+        assert np.abs(proba - theirs).max() <= 1e-12
+        assert np.abs(confidence - theirs.max(axis=1)).max() <= 1e-12
+
+
+def test_forest_trained_with_missing_values():
+    """NaN in training: splits with a default direction. Finite pixels take the fast path
+    exactly; rows with NaN go to LightGBM's predictor, which knows the default directions."""
+    training = _training(4, seed=2)
+    rng = np.random.default_rng(3)
+    training.X[rng.random(training.X.shape) < 0.15] = np.nan
+    model = LandCoverModel("test", RECIPE, n_estimators=15, num_leaves=15, n_jobs=2)
+    model.fit(training, cv_folds=0)
+    dump = model.classifier_.booster_.dump_model()
+    assert '"missing_type": "NaN"' in str(dump).replace("'", '"')
+    tables = compile_forest(model.classifier_.booster_)
+    X = _pixels(model, 2_000)
+    theirs = model.classifier_.predict_proba(X.T)
+    index, _, proba = forest_predict(tables, X, with_proba=True)
+    assert proba is not None
+    assert np.array_equal(index, theirs.argmax(axis=1))
+    assert np.abs(proba - theirs).max() <= 1e-12
+    X[3, ::7] = np.nan
+    np.testing.assert_array_equal(model.predict_proba(X.T), model.classifier_.predict_proba(X.T))
+
+
+def _booster(**params):
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(600, 3))
+    X[:, 0] = rng.integers(0, 6, 600)
+    y = (X[:, 0] % 3).astype(int)
+    X[rng.random(600) < 0.3, 1] = 0.0
+    data = lgb.Dataset(X, y, categorical_feature=params.pop("categorical_feature", "auto"))
+    return lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1,
+                      "num_leaves": 7, **params}, data, num_boost_round=5)
+
+
+def test_categorical_and_zero_as_missing_splits_are_refused_clearly():
+    with pytest.raises(UnsupportedForest, match="categorical split"):
+        compile_forest(_booster(categorical_feature=[0]))
+    with pytest.raises(UnsupportedForest, match="zero-as-missing"):
+        compile_forest(_booster(zero_as_missing=True))
+    compile_forest(_booster())  # the same data, numerical splits: supported

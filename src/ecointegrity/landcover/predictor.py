@@ -1,27 +1,34 @@
 """Fast exact prediction of a multiclass LightGBM forest on raster pixels (numba, bit-sliced).
 
 Why not LightGBM's own predictor: on the 2-core benchmark tile (19 features, 8 classes, 100
-iterations = 800 trees of ~26 leaves) ``Booster.predict`` runs at ~25,000 px/s whatever the
-feeding (float32 or float64, C-ordered blocks of 262,144 rows or the whole tile, 1 or 2
+iterations = 800 trees of ~26 leaves) ``Booster.predict`` runs at ~25,000-42,000 px/s whatever
+the feeding (float32 or float64, C-ordered blocks of 262,144 rows or the whole tile, 1 or 2
 threads, raw scores): it walks every tree row by row, branch by branch, and the branches do not
-predict. ``lleaves`` 1.3.0 does not build against the llvmlite that numba brings (it calls the
-removed legacy pass manager), and ``treelite`` needs a C compiler at run time. Measured on the
-same tile, one thread: a per-tree table of leaf bitmasks per (feature, bin) (QuickScorer-like)
-~100-140 k px/s; this module ~280 k px/s (~520 k px/s on 2 threads), with raw scores
-bit-identical to LightGBM's.
+predict. Alternatives measured on the same forest and pixels (issue 16, one shared 2-core
+machine, same run): treelite 4.8 GTIL ~0.3x LightGBM's speed; tl2cgen 1.0 compiled C (gcc,
+``quantize=1``) ~3x, exact, but 150 s of compilation per model and a C compiler at run time;
+``lleaves`` 1.3.0 does not build against the llvmlite that numba brings (it calls the removed
+legacy pass manager); a per-tree table of leaf bitmasks per (feature, bin) (QuickScorer-like)
+~100-140 k px/s on one thread. This module: ~400 k px per CPU-second (~10x LightGBM per core),
+raw scores bit-identical to LightGBM's. Per pixel its time goes ~12 % to binning, ~30 % to the
+node masks and ~55 % to adding leaf values (one scattered add per pixel and tree, led by the
+set bits of each leaf's mask); branch-free leaf indices (bit planes of the leaf number, then a
+gather) measured no faster.
 
 How: each feature value becomes its bin among the forest's sorted thresholds on that feature
 (``x <= t_k`` iff ``bin(x) <= k``, exact in float64 as LightGBM compares; like LightGBM's
-predictor, values within +-1e-35 of zero are read as zero). For a group of 256
-pixels, each (feature, threshold) pair gets a 256-bit mask of the pixels above it, then each tree
-is evaluated for all 256 pixels at once: a node's pixel mask is its parent's AND (or AND-NOT)
-the mask of its split, four 64-bit words in a loop the compiler vectorises. Each leaf's value is
-then added to the pixels of its mask, trees in LightGBM's order, so the raw scores are the same
-sums in the same order; the softmax is LightGBM's too.
+predictor, values within +-1e-35 of zero are read as zero). For a group of 1024
+pixels, each (feature, threshold) pair gets a 1024-bit mask of the pixels above it, then each
+tree is evaluated for all the group's pixels at once: a node's pixel mask is its parent's AND
+(or AND-NOT) the mask of its split, 16 64-bit words in a loop the compiler vectorises. Each
+leaf's value is then added to the pixels of its mask, trees in LightGBM's order, so the raw
+scores are the same sums in the same order; the softmax is LightGBM's too. Groups of pixels
+are spread over numba's threads (``prange``).
 
-Supported: multiclass softmax forests with numerical splits on finite features (the map's valid
-pixels). Anything else (categorical splits, zero-as-missing, linear trees, binary or other
-objectives) raises :class:`UnsupportedForest`, and the caller uses LightGBM's predictor.
+Supported: multiclass softmax forests with numerical splits, on finite features (the map's valid
+pixels; a forest trained with missing values predicts finite pixels exactly). Anything else
+(categorical splits, zero-as-missing, linear trees, binary or other objectives) raises
+:class:`UnsupportedForest`, and the caller uses LightGBM's predictor.
 :func:`forest_proba_reference` is the plain-numpy reference the tests compare the kernel with.
 """
 
@@ -42,9 +49,12 @@ __all__ = [
     "forest_proba_reference",
 ]
 
-_WORDS = 4  # 64-bit words per node mask: 256 pixels per group
+# 64-bit words per node mask: 1024 pixels per group. Wider groups spread each node's index
+# loads over more pixels (4 words: ~0.9 us/px for the node masks of the benchmark forest, 16:
+# ~0.7); the split-mask table (pairs x 16 words, 357 KB for its 2,793 pairs) still sits in L2.
+_WORDS = 16
 _GROUP = 64 * _WORDS
-_CHUNK = 16 * _GROUP  # pixels per parallel task
+_CHUNK = 4 * _GROUP  # pixels per parallel task
 # LightGBM's kZeroThreshold (a float widened to double): its predictor reads |x| <= this as 0
 ZERO = float(np.float32(1e-35))
 
@@ -93,8 +103,10 @@ def _splits(node: dict[str, Any], out: list[dict[str, Any]]) -> None:
         n = stack.pop()
         if "leaf_value" in n:
             continue
-        if n["decision_type"] != "<=" or n["missing_type"] == "Zero":
-            raise UnsupportedForest(f"split {n['decision_type']} missing {n['missing_type']}")
+        if n["decision_type"] != "<=":
+            raise UnsupportedForest(f"categorical split (decision {n['decision_type']!r})")
+        if n["missing_type"] == "Zero":
+            raise UnsupportedForest("zero-as-missing split")
         out.append(n)
         stack += [n["left_child"], n["right_child"]]
 
