@@ -686,9 +686,9 @@ def main() -> None:
         if args.demo:
             shutil.copytree(args.demo / "products", work / "demo" / "products")
         else:
-            from ecointegrity.cli.demo_job import run_demo
+            from ecointegrity.cli.demo_job import QUICK_YEARS, run_demo
 
-            run_demo(work / "demo", offline=True, say=lambda _: None)
+            run_demo(work / "demo", offline=True, years=QUICK_YEARS, say=lambda _: None)
         products = LocalCatalog(work / "demo" / "products")
         out: dict = {"benchmark": "api_load", "sections": sections}
         runners = {"tiles": tiles_section, "s3": s3_section, "burst": burst_section,

@@ -13,7 +13,11 @@ the timings. Cases:
 
 For 1 and 2 threads it times the geomedian alone and the geomedian with the three MADs
 (numba compilation excluded; median of ``--repeats`` runs), and reports the differences to
-geomad. The last line printed is a JSON summary.
+geomad. When odc-algo is installed (the ``test`` extra has it) it also times odc-algo's
+current geomedian, ``odc.algo.geomedian_with_mads`` (geomedian, 3 MADs and count on a Dask
+array in its YXBT layout, one chunk, computed with Dask's synchronous scheduler). odc-algo
+1.2.2 (the newest on PyPI) runs ``geomad`` 1.0.0's Cython kernels underneath: there is no Rust
+backend in any wheel that installs. The last line printed is a JSON summary.
 
 Run:  PYTHONPATH=src python benchmarks/geomedian.py [--size 512] [--obs 20 30 40] [--quick]
 """
@@ -81,11 +85,34 @@ def interleaved_medians(fns: dict, repeats: int) -> tuple[dict, dict]:
     return {k: statistics.median(v) for k, v in times.items()}, out
 
 
+def odc_algo_geomedian():
+    """odc-algo's ``geomedian_with_mads`` as a function of a YXBT array, or None."""
+    try:
+        import dask
+        import dask.array as da
+        import xarray as xr
+        from odc.algo import geomedian_with_mads
+    except ImportError:
+        return None
+
+    def run(X: np.ndarray, th: int) -> np.ndarray:
+        bands = [f"b{i}" for i in range(X.shape[2])]
+        yxbt = xr.DataArray(da.from_array(X, chunks=X.shape), dims=("y", "x", "band", "time"),
+                            coords={"band": bands})
+        out = geomedian_with_mads(yxbt, eps=EPS, maxiters=MAXITERS, num_threads=th)
+        with dask.config.set(scheduler="synchronous"):
+            out = out.compute()  # bands, smad, emad, bcmad, count
+        return np.stack([out[b].values for b in bands], axis=-1)  # geomedian (y, x, band)
+
+    return run
+
+
 def run_case(name: str, data: np.ndarray, threads: list[int], repeats: int, geomad) -> tuple[list, dict]:
     """Timing rows and difference statistics for one data set."""
     X = np.ascontiguousarray(data.transpose(2, 3, 0, 1))  # geomad's (y, x, band, time)
     npx = data.shape[2] * data.shape[3]
     rows, diffs = [], {}
+    odc_algo = odc_algo_geomedian()
 
     def theirs(th: int, mads: bool):
         gm = geomad.nangeomedian_pcm(X, maxiters=MAXITERS, eps=EPS, num_threads=th)
@@ -102,8 +129,14 @@ def run_case(name: str, data: np.ndarray, threads: list[int], repeats: int, geom
             "geomad gm+mads": lambda th=th: theirs(th, True),
             "ours gm+mads": lambda th=th: ours(th, True),
         }
+        if odc_algo is not None:
+            fns["odc-algo gm+mads"] = lambda th=th: odc_algo(X, th)
         t, out = interleaved_medians(fns, repeats)
         ref_gm, ref_mads = out["geomad gm+mads"]
+        if odc_algo is not None:  # odc-algo's time on the geomad column, ours beside it
+            d = np.abs(out["ours gm+mads"].gm - out["odc-algo gm+mads"].transpose(2, 0, 1))
+            rows.append((name, "gm+3 MADs (odc-algo)", th, npx / t["odc-algo gm+mads"], npx / t["ours gm+mads"],
+                         t["odc-algo gm+mads"] / t["ours gm+mads"], float(np.nanmax(d))))
         for task, ref_key, key in (("gm", "geomad gm", "ours gm"),
                                    ("gm init_mean", "geomad gm", "ours gm init_mean"),
                                    ("gm+3 MADs", "geomad gm+mads", "ours gm+mads")):
@@ -157,9 +190,9 @@ def main() -> None:
         rows += r
         diffs[name] = d
 
-    head = ("case", "task", "threads", "geomad px/s", "ours px/s", "speedup", "max|dgm| vs geomad")
+    head = ("case", "task", "threads", "theirs px/s", "ours px/s", "speedup", "max|dgm| vs theirs")
     width = max(len(r[0]) for r in rows)
-    fmt = f"{{:<{width}}}  {{:<12}}  {{:>7}}  {{:>12}}  {{:>12}}  {{:>8}}  {{:>18}}"
+    fmt = f"{{:<{width}}}  {{:<20}}  {{:>7}}  {{:>12}}  {{:>12}}  {{:>8}}  {{:>18}}"
     print(f"\ngeomedian + MADs, eps={EPS}, maxiters={MAXITERS}, median of {args.repeats} runs")
     print(fmt.format(*head))
     for name, task, th, ref, our, sp, d in rows:
@@ -184,6 +217,7 @@ def main() -> None:
         "speedup_vs_geomad_1thread": pick("gm", 1, 5),
         "speedup_with_mads_2threads": pick("gm+3 MADs", 2, 5),
         "speedup_init_mean_2threads": pick("gm init_mean", 2, 5),
+        "speedup_vs_odc_algo_2threads": pick("gm+3 MADs (odc-algo)", 2, 5),
         "init_mean_max_abs_diff": float(max(np.nanmax(d["init_mean"]["gm"]) for d in diffs.values())),
         "mads_max_abs_diff": float(max(np.nanmax(d["default"][m]) for d in diffs.values() for m in MADS)),
         "size": args.size,

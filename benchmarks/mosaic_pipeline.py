@@ -2,11 +2,21 @@
 
 A year of a 1000 x 1000 px Landsat-like tile with ~40 observations (the scene simulator, ingested
 as COGs) goes through ``MosaicTask``: load in row blocks, all seven products, COG + STAC writes.
-Each run happens in a fresh child process, so its peak memory (max RSS) is its own. Baseline in
-the same run: the same pipeline with Geoscience Australia's ``geomad`` (geomedian + 3 MADs, as
-odc-algo uses it) in place of our kernel.
+Each run happens in a fresh child process, so its peak memory (max RSS) is its own; before the
+timed run the child makes the products of a small tile once, so that numba's compilation and
+first imports are not timed. Baselines in the same run:
+
+- the same pipeline with Geoscience Australia's ``geomad`` (geomedian + 3 MADs, as odc-algo
+  uses it) in place of our kernel;
+- with ``--baseline-ref REF``, the pipeline as it is at git revision ``REF`` (its ``src`` tree,
+  exported with ``git archive`` and put first on the child's ``PYTHONPATH``).
+
+For each: seconds, pixels per second, the geomedian kernel's share of the time, peak RSS, and
+the core-hours one year of Mexico at 30 m (2.2 billion pixels) would take at that rate on the
+cores used here.
 
     python benchmarks/mosaic_pipeline.py [--size 1000] [--revisit 9] [--repeats 3]
+        [--baseline-ref HEAD] [--catalog DIR]
 
 Prints a table, then one JSON line with the headline figures.
 """
@@ -15,14 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
+import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MEXICO_PX = 2.2e9  # one year of Mexico at 30 m, land and sea of the national grid's tiles
+ISSUE_PX_S = 30_566  # issue 16's figure for this benchmark before the pipeline work
 
 
 def _geomad_backend():
@@ -41,8 +57,8 @@ def _geomad_backend():
     return geomedian_mads
 
 
-def _run(args: tuple[str, str, int, str, mp.Queue]) -> None:
-    catalog, out, year, kernel, queue = args
+def run_task(catalog: str, out: str, year: int, kernel: str) -> dict:
+    """One timed MosaicTask in this process (the child's side)."""
     from ecointegrity.cube import LocalCatalog, Tile
     from ecointegrity.cube.load import native_geobox
     from ecointegrity.mosaics import MosaicTask
@@ -61,26 +77,69 @@ def _run(args: tuple[str, str, int, str, mp.Queue]) -> None:
 
     gm_module.geomedian_mads = timed
     cat = LocalCatalog(catalog)
-    tile = Tile("bench", (0, 0), native_geobox(cat.items("sim")))
-    # warm up numba's compiled kernels outside the timing (cached on disk after the first run)
-    gm_module.geomedian_mads(np.random.rand(6, 3, 2, 2).astype(np.float32))
-    spent[0] = 0.0
+    geobox = native_geobox(cat.items("sim"))
     task = MosaicTask(catalog, "sim", out, year, tuple(PRODUCT_NAMES), REFLECTANCE_BANDS, overwrite=True)
+    # warm-up on a 64 x 64 px corner: compiles every numba kernel (or loads it from the cache)
+    task(Tile("warmup", (1, 1), geobox[:64, :64]))
+    spent[0] = 0.0
+    before = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
-    items = task(tile)
+    items = task(Tile("bench", (0, 0), geobox))
     total = time.perf_counter() - t
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"seconds": total, "kernel_seconds": spent[0], "peak_mib": peak_mib, "items": len(items)})
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    peak_mib = _peak_rss_mib()
+    return {"seconds": total, "cpu_seconds": cpu, "kernel_seconds": spent[0], "peak_mib": peak_mib, "items": len(items),
+            "platforms": items[0].properties.get("ecointegrity:platforms") if items else None}
 
 
-def _child(catalog: str, out: str, year: int, kernel: str) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_run, args=((catalog, out, year, kernel, queue),))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+def _peak_rss_mib() -> float:
+    """This process's peak RSS. Not ``ru_maxrss``: Linux carries that across ``exec`` from the
+    parent (the parent simulated the tile, so every child would report the parent's peak);
+    ``VmHWM`` belongs to this process's own address space."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(catalog: str, out: str, year: int, kernel: str, src: Path | None) -> dict:
+    """run_task in a fresh interpreter (its own peak RSS), with ``src`` first on its path."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, __file__, "--child", catalog, out, str(year), kernel]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {kernel} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _export(ref: str, dest: Path) -> Path:
+    """The ``src`` tree of git revision ``ref`` under ``dest`` (read-only use of git)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "src"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest / "src"
+
+
+def _prepare(work: Path, size: int, revisit: int, year: int) -> tuple[str, int]:
+    from odc.geo.geobox import GeoBox
+
+    from ecointegrity.cube import LocalCatalog, get_profile, ingest_dataset
+    from ecointegrity.cube.simulate import simulate
+
+    catalog = LocalCatalog(work / "catalog")
+    if "sim" in catalog.collections():
+        return catalog.root, len(catalog.items("sim"))
+    geobox = GeoBox.from_bbox((3_900_000, 800_000, 3_900_000 + 30 * size, 800_000 + 30 * size),
+                              "EPSG:6372", resolution=30)
+    scenes = simulate(geobox, start_year=year, end_year=year, revisit_days=revisit, seed=1)
+    profile = get_profile("landsat-c2-l2")
+    ingest_dataset(catalog, "sim", scenes.dataset, sensor=profile,
+                   rename={c: profile.asset(c) for c in ("nir", "swir1", "swir2")})
+    return catalog.root, scenes.dataset.sizes["time"]
 
 
 def main() -> None:
@@ -88,54 +147,77 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000, help="tile side in pixels")
     parser.add_argument("--revisit", type=int, default=9, help="days between dates (9 -> ~40 a year)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline-ref", help="also time the pipeline of this git revision (e.g. HEAD)")
+    parser.add_argument("--catalog", type=Path, help="work folder to reuse (its simulated catalog is kept)")
     args = parser.parse_args()
 
-    from odc.geo.geobox import GeoBox
-
-    from ecointegrity.cube import LocalCatalog, get_profile, ingest_dataset
-    from ecointegrity.cube.simulate import simulate
-
     year = 2021
-    work = Path(tempfile.mkdtemp(prefix="ecointegrity-bench-"))
-    geobox = GeoBox.from_bbox((3_900_000, 800_000, 3_900_000 + 30 * args.size, 800_000 + 30 * args.size),
-                              "EPSG:6372", resolution=30)
+    work = args.catalog or Path(tempfile.mkdtemp(prefix="ecointegrity-bench-"))
     t = time.perf_counter()
-    scenes = simulate(geobox, start_year=year, end_year=year, revisit_days=args.revisit, seed=1)
-    n_obs = scenes.dataset.sizes["time"]
-    profile = get_profile("landsat-c2-l2")
-    catalog = LocalCatalog(work / "catalog")
-    ingest_dataset(catalog, "sim", scenes.dataset, sensor=profile,
-                   rename={c: profile.asset(c) for c in ("nir", "swir1", "swir2")})
-    del scenes
-    print(f"prepared {args.size}x{args.size} px x {n_obs} dates in {time.perf_counter() - t:.0f} s ({work})")
+    catalog, n_obs = _prepare(work, args.size, args.revisit, year)
+    print(f"{args.size}x{args.size} px x {n_obs} dates ready in {time.perf_counter() - t:.0f} s ({work})")
+    cores = len(os.sched_getaffinity(0))
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"note: load average {load:.2f} before starting: other processes may slow the timings")
 
-    rows = {}
-    for kernel in ("ours", "geomad"):
-        runs = [_child(catalog.root, str(work / f"products-{kernel}"), year, kernel) for _ in range(args.repeats)]
-        rows[kernel] = {
-            "seconds": statistics.median(r["seconds"] for r in runs),
-            "kernel_seconds": statistics.median(r["kernel_seconds"] for r in runs),
-            "peak_mib": max(r["peak_mib"] for r in runs),
-            "items": runs[0]["items"],
-        }
+    variants = [("ecointegrity", "ours", None), ("same, geomad kernel", "geomad", None)]
+    if args.baseline_ref:
+        variants.append((f"pipeline at {args.baseline_ref}", "ours",
+                         _export(args.baseline_ref, work / f"src-{args.baseline_ref}")))
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in variants}
+    for i in range(args.repeats):  # interleaved, so that a load change hits every variant alike
+        for v, (label, kernel, src) in enumerate(variants):
+            runs[label].append(_child(catalog, str(work / f"products-{i}-{v}"), year, kernel, src))
     pixels = args.size * args.size
-    print(f"\n{'pipeline':<22}{'median s':>10}{'px/s':>12}{'geomedian share':>17}{'peak MiB':>10}{'products':>10}")
-    for kernel, r in rows.items():
-        label = "ecointegrity" if kernel == "ours" else "same, geomad kernel"
-        print(f"{label:<22}{r['seconds']:>10.1f}{pixels / r['seconds']:>12,.0f}"
-              f"{r['kernel_seconds'] / r['seconds']:>16.0%}{r['peak_mib']:>10.0f}{r['items']:>10}")
-    speedup = rows["geomad"]["seconds"] / rows["ours"]["seconds"]
-    print(f"\nend-to-end speedup vs the geomad kernel: {speedup:.2f}x (median of {args.repeats}; 2 cores)")
-    print(json.dumps({
+    rows = {}
+    for label, rs in runs.items():
+        seconds = statistics.median(r["seconds"] for r in rs)
+        rows[label] = {
+            "seconds": seconds,
+            "px_s": pixels / seconds,
+            "share": statistics.median(r["kernel_seconds"] / r["seconds"] for r in rs),
+            "peak_mib": max(r["peak_mib"] for r in rs),
+            "items": rs[0]["items"],
+            "core_hours": MEXICO_PX / (pixels / seconds) * cores / 3600,
+            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in rs),
+        }
+    print(f"\n{'pipeline':<24}{'median s':>10}{'px/s':>11}{'geomedian share':>17}{'peak MiB':>10}"
+          f"{'products':>10}{'Mexico 30 m, core-h':>21}{'CPU s':>8}")
+    for label, r in rows.items():
+        print(f"{label:<24}{r['seconds']:>10.2f}{r['px_s']:>11,.0f}{r['share']:>16.0%}{r['peak_mib']:>10.0f}"
+              f"{r['items']:>10}{r['core_hours']:>21.1f}{r['cpu_seconds']:>8.1f}")
+    ours = rows["ecointegrity"]
+    print(f"\n{cores} cores, median of {args.repeats}; core-hours = 2.2e9 px / (px/s) x {cores} cores "
+          f"(one year of Mexico at 30 m); ratio to issue 16's {ISSUE_PX_S:,} px/s: "
+          f"{ours['px_s'] / ISSUE_PX_S:.2f}x (measured on another day: the same-run rows above are the baseline). "
+          "CPU s: user + system time of the task, all threads (less sensitive than wall time to other "
+          "processes on the machine)")
+    summary = {
         "benchmark": "mosaic_pipeline",
         "tile_px": args.size,
         "observations": n_obs,
-        "pixels_per_second": round(pixels / rows["ours"]["seconds"]),
-        "geomedian_share": round(rows["ours"]["kernel_seconds"] / rows["ours"]["seconds"], 3),
-        "peak_rss_mib": round(rows["ours"]["peak_mib"]),
-        "speedup_vs_geomad_pipeline": round(speedup, 2),
-    }))
+        "cores": cores,
+        "pixels_per_second": round(ours["px_s"]),
+        "geomedian_share": round(ours["share"], 3),
+        "peak_rss_mib": round(ours["peak_mib"]),
+        "mexico_30m_core_hours": round(ours["core_hours"], 1),
+        "cpu_seconds": round(ours["cpu_seconds"], 2),
+        "speedup_vs_geomad_kernel": round(rows["same, geomad kernel"]["seconds"] / ours["seconds"], 2),
+        "platforms": runs["ecointegrity"][0]["platforms"],
+    }
+    if args.baseline_ref:
+        base = rows[f"pipeline at {args.baseline_ref}"]
+        summary["baseline_ref"] = args.baseline_ref
+        summary["baseline_pixels_per_second"] = round(base["px_s"])
+        summary["speedup_vs_baseline_ref"] = round(base["seconds"] / ours["seconds"], 2)
+        summary["cpu_ratio_vs_baseline_ref"] = round(base["cpu_seconds"] / ours["cpu_seconds"], 2)
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        catalog_, out_, year_, kernel_ = sys.argv[2:6]
+        print(json.dumps(run_task(catalog_, out_, int(year_), kernel_)))
+    else:
+        main()

@@ -74,10 +74,10 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def demo_outputs(tmp_path_factory) -> Path:
     """The offline demo's outputs (products 2021-2023, land cover, change), made once per run."""
-    from ecointegrity.cli.demo_job import run_demo
+    from ecointegrity.cli.demo_job import QUICK_YEARS, run_demo
 
     out = tmp_path_factory.mktemp("demo-outputs") / "demo"
-    run_demo(out, offline=True, say=lambda _: None)
+    run_demo(out, offline=True, years=QUICK_YEARS, say=lambda _: None)
     return out
 
 

@@ -36,13 +36,14 @@ def test_demo_offline_writes_catalogs_and_cogs(demo_run):
     catalog = pystac.Catalog.from_file(str(out / "products" / "catalog.json"))
     assert {c.id for c in catalog.get_children()} == {"geomedian", "tasselled_cap", "ndvi", "ndwi", "ndbi", "bu", "wofs"}
     items = list(catalog.get_items(recursive=True))
-    assert len(items) == 7 * 2 * 3  # products x tiles x years
+    assert len(items) == 7 * 2 * 30  # products x tiles x years (1996-2025)
     for item in (it for it in items if it.properties["ecointegrity:product"] == "geomedian"):
         with rasterio.open(item.assets["count"].get_absolute_href()) as src:
             counts = src.read(1, masked=True)
             assert src.crs.to_epsg() == 6372
-        # ~23 dates a year, a third cloudy: most pixels see 10-20 clear dates
-        assert 8 < float(counts.mean()) < 23
+        # ~11 dates a year (one every 32 days), a third cloudy, Landsat 7's SLC-off gaps:
+        # most pixels see 2-9 clear dates a year
+        assert 2 < float(counts.mean()) < 11, item.id
     assert str(out / "products") in result.output.replace("\n", "")
     # how to serve them: both catalogs, and the URL of the app
     assert f"--products-catalog {out / 'landcover'}" in result.output.replace("\n", "")
@@ -52,16 +53,46 @@ def test_demo_offline_writes_catalogs_and_cogs(demo_run):
 def test_demo_maps_land_cover_and_change(demo_run):
     result, out = demo_run
     maps = pystac.Catalog.from_file(str(out / "landcover" / "catalog.json"))
-    assert len(list(maps.get_items(recursive=True))) == 2 * 3
-    agreement = float(re.search(r"agrees with the truth on ([\d.]+)%", result.output).group(1))
+    assert len(list(maps.get_items(recursive=True))) == 2 * 30
+    agreement = float(re.search(r"2025 map agrees with the truth on ([\d.]+)%", result.output).group(1))
     assert agreement > 90
-    change = out / "change" / "change-simulator-8-2021-2023.gpkg"
+    change = out / "change" / "change-simulator-8-1996-2025.gpkg"
     import geopandas as gpd
 
     polygons = gpd.read_file(change)
-    # the simulator's deforestation: forest (1) to cropland (4), some 50 ha
+    # the simulator's deforestation of 2011: forest (1) to cropland (4), 842 px = 75.8 ha
     defo = polygons[(polygons["from"] == 1) & (polygons["to"] == 4)]
-    assert 40 < defo["area_ha"].sum() < 70
+    assert 60 < defo["area_ha"].sum() < 85
+
+
+def test_demo_covers_30_years_of_sensors(demo_run):
+    result, out = demo_run
+    text = " ".join(result.output.split())  # the console wraps long lines
+    assert "años cartografiados / years mapped: 1996-2025 (30)" in text
+    sensors = re.search(r"sensores por año / sensors per year: (.*?) land cover model", text).group(1)
+    runs = dict(run.split(" ", 1) for run in sensors.split("; "))
+    assert runs["1996-1998"] == "Landsat 5 TM"
+    assert runs["1999-2002"] == "Landsat 5 TM + Landsat 7 ETM+"
+    assert runs["2003-2011"] == "Landsat 5 TM + Landsat 7 ETM+ (SLC-off)"
+    assert runs["2012"] == "Landsat 7 ETM+ (SLC-off)"  # the year between Landsat 5 and 8
+    assert runs["2022-2025"] == "Landsat 8 OLI + Landsat 9 OLI-2 + Sentinel-2A MSI + Sentinel-2B MSI"
+    # every year once, in order
+    spans = [[int(y) for y in k.split("-")] for k in runs]
+    assert [y for s in spans for y in range(s[0], s[-1] + 1)] == list(range(1996, 2026))
+    # the source items carry their STAC platform and instruments; the products the platforms used
+    source = pystac.Catalog.from_file(str(out / "catalog" / "catalog.json"))
+    platforms = {(it.properties["platform"], tuple(it.properties["instruments"]))
+                 for it in source.get_items(recursive=True)}
+    assert platforms == {("landsat-5", ("tm",)), ("landsat-7", ("etm+",)), ("landsat-8", ("oli",)),
+                         ("landsat-9", ("oli",)), ("sentinel-2a", ("msi",)), ("sentinel-2b", ("msi",))}
+
+
+@pytest.mark.parametrize("years", ["2025/1996", "1996-2025", "1996/2000/2025"])
+def test_demo_refuses_years_it_cannot_read(tmp_path, years):
+    result = runner.invoke(app, ["demo", "--offline", "--years", years, "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert "give years as FIRST/LAST" in " ".join(result.output.split())
+    assert not (tmp_path / "d").exists(), "nothing is done"
 
 
 def test_landcover_commands_train_map_change(demo_run, tmp_path):
@@ -249,7 +280,7 @@ def test_demo_maps_integrity_serves_it_and_reports(demo_run, tmp_path):
 
     result, out = demo_run
     integrity = out / "integrity"
-    assert re.search(r"integrity: EI maps 2021-2023 in .* \(mean EI 2023: 0\.\d\d\)", result.output)
+    assert re.search(r"integrity: EI maps 1996-2025 in .* \(mean EI 2025: 0\.\d\d\)", result.output)
     assert "lightgbm" in result.output  # the baseline is reported beside the network
     for name in ("report.html", "report.pdf", "model.json", "validation.json"):
         assert (integrity / name).stat().st_size > 1000, name
@@ -258,7 +289,7 @@ def test_demo_maps_integrity_serves_it_and_reports(demo_run, tmp_path):
     assert (integrity / "report.pdf").read_bytes().startswith(b"%PDF")
     cat = pystac.Catalog.from_file(str(integrity / "catalog.json"))
     items = sorted(cat.get_items(recursive=True), key=lambda i: i.id)
-    assert len(items) == 3 and {"ei", "ei_sd", "hemeroby", "entropy"} <= set(items[0].assets)
+    assert len(items) == 30 and {"ei", "ei_sd", "hemeroby", "entropy"} <= set(items[0].assets)
     with rasterio.open(items[-1].assets["ei"].get_absolute_href()) as src:
         assert src.res == (240.0, 240.0) and src.scales[0] == pytest.approx(0.01)
         ei = src.read(1, masked=True) * 0.01
@@ -269,11 +300,11 @@ def test_demo_maps_integrity_serves_it_and_reports(demo_run, tmp_path):
     with TestClient(app) as client:
         products = {p["product"]: p for p in client.get("/api/products").json()}
         ei = products["ecosystem-integrity"]
-        assert ei["years"] == [2021, 2022, 2023] and ei["kind"] == "continuous"
+        assert ei["years"] == list(range(1996, 2026)) and ei["kind"] == "continuous"
         z, n = 13, 2 ** 13
         x = int((-88.40 + 180) / 360 * n)
         y = int((1 - math.asinh(math.tan(math.radians(18.65))) / math.pi) / 2 * n)
-        tile = client.get(f"/api/tiles/ecosystem-integrity/2023/{z}/{x}/{y}.png")
+        tile = client.get(f"/api/tiles/ecosystem-integrity/2025/{z}/{x}/{y}.png")
         assert tile.status_code == 200
         assert Image.open(io.BytesIO(tile.content)).convert("RGBA").getextrema()[3][1] == 255
 

@@ -14,7 +14,7 @@ from pyproj import Transformer
 from typer.testing import CliRunner
 
 from ecointegrity.cli import app
-from ecointegrity.cli.demo_job import DEMO_BBOX, demo_geobox, run_demo
+from ecointegrity.cli.demo_job import DEMO_BBOX, QUICK_YEARS, demo_geobox, run_demo
 from ecointegrity.cube import (
     COUNTRIES,
     NATIONAL_GRIDS,
@@ -73,7 +73,7 @@ def test_cli_refuses_an_unknown_country_with_status_2(tmp_path):
 @pytest.fixture(scope="module")
 def colombia_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo-colombia") / "demo"
-    return run_demo(out, offline=True, country="colombia", say=lambda _: None), out
+    return run_demo(out, offline=True, years=QUICK_YEARS, country="colombia", say=lambda _: None), out
 
 
 def test_demo_runs_on_colombias_national_grid(colombia_demo):

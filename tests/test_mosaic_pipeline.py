@@ -1,6 +1,7 @@
 """The mosaic pipeline: resume, overwrite, failing tiles, Dask cluster, bounded memory blocks."""
 
 import numpy as np
+import pystac
 import pytest
 import rasterio
 
@@ -92,3 +93,33 @@ def test_dask_cluster_equals_local(source, tmp_path):
     for item in local.items:
         for band in ("red", "nir", "emad", "count"):
             np.testing.assert_array_equal(_values(item, band), _values(by_id[item.id], band))
+
+
+def test_products_record_the_platforms_of_their_sources(tmp_path):
+    from odc.geo.geobox import GeoBox
+
+    from ecointegrity.cube.load import native_geobox
+
+    geobox = GeoBox.from_bbox((3_900_000, 800_000, 3_900_000 + 30 * 24, 800_000 + 30 * 16),
+                              "EPSG:6372", resolution=30)
+    scenes = simulate(geobox, start_year=2021, end_year=2021, revisit_days=16, seed=5)
+    cat = LocalCatalog(tmp_path / "catalog")
+    profile = get_profile("landsat-c2-l2")
+    ingest_dataset(cat, "sim", scenes.dataset, sensor=profile,
+                   rename={c: profile.asset(c) for c in ("nir", "swir1", "swir2")})
+    items = cat.items("sim")
+    assert len(items) >= 3
+    for i, item in enumerate(items):  # landsat-9 and landsat-8 scenes, and one without platform
+        item.properties.pop("platform", None)
+        if i > 0:
+            item.properties["platform"] = "landsat-9" if i % 2 else "landsat-8"
+        cat.write_item("sim", item)
+    task = MosaicTask(cat.root, "sim", str(tmp_path / "products"), 2021, ("ndvi", "wofs"),
+                      ("blue", "green", "red", "nir", "swir1", "swir2"))
+    written = task(Tile("t", (0, 0), native_geobox(cat.items("sim"))))
+    assert len(written) == 2
+    for item in written:
+        assert item.properties["ecointegrity:platforms"] == ["landsat-8", "landsat-9"]
+    products = LocalCatalog(tmp_path / "products")
+    on_disk = pystac.Item.from_file(f"{products.item_dir('wofs', written[1].id)}/{written[1].id}.json")
+    assert on_disk.properties["ecointegrity:platforms"] == ["landsat-8", "landsat-9"]

@@ -47,10 +47,10 @@ def rgba_of(data: bytes) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from ecointegrity.cli.demo_job import run_demo
+    from ecointegrity.cli.demo_job import QUICK_YEARS, run_demo
 
     out = tmp_path_factory.mktemp("render") / "demo"
-    run_demo(out, offline=True, say=lambda s: None)
+    run_demo(out, offline=True, years=QUICK_YEARS, say=lambda s: None)
     return out
 
 

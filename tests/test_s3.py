@@ -196,7 +196,8 @@ def test_s3_landcover_stage_reads_products_and_writes_maps(demo_outputs, s3_serv
     (asset hrefs are relative to their item), mapped from S3 by the demo's land-cover model (on
     S3 too) into a catalog on S3: the same maps as on disk, and the API serves a land-cover
     tile from them."""
-    from ecointegrity.cli.demo_job import DEMO_BBOX, DEMO_YEARS, demo_geobox
+    from ecointegrity.cli.demo_job import DEMO_BBOX, demo_geobox
+    from ecointegrity.cli.demo_job import QUICK_YEARS as DEMO_YEARS  # demo_outputs' years
     from ecointegrity.landcover import LandCoverModel, landcover_spec, run_landcover
 
     products = _prefix(s3_server, "demo-products")

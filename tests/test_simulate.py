@@ -104,7 +104,7 @@ def test_dataset_structure(sim: SimulatedScenes):
     assert ds.odc.crs.epsg == 6372
     assert "spatial_ref" in ds.coords
     assert ds.attrs["sensor"] == "landsat-c2-l2"
-    assert ds.attrs["platform"] == "simulated"
+    assert ds.attrs["platform"] == "simulated" and "platform" not in ds.coords  # eras=False
     assert ds.attrs["seed"] == 0 and ds.attrs["simulator_version"]
     time = ds.time.values
     assert time.dtype == np.dtype("datetime64[ns]")

@@ -18,10 +18,16 @@ from ..cube import (
     ingest_eopatch,
     ingest_geotiffs,
     ingest_stac_api,
+    item_years,
     national_grid,
+    overview_levels,
     profile_names,
+    spec_from_collection,
     tiles_for,
+    update_overviews,
 )
+from ..cube.overviews import OVERVIEW_KEY
+from ..cube.products import PRODUCT_KEY
 from ..mosaics import PRODUCT_NAMES, ProductNotSupportedError, run_mosaics
 from ._common import (
     SOME_INPUTS_FAILED,
@@ -202,6 +208,52 @@ def catalog_check(
     console.print(str(result))
     if not result.ok:
         raise typer.Exit(SOME_INPUTS_FAILED)
+
+
+@catalog_app.command("overviews")
+def catalog_overviews(
+    products_catalog: Annotated[
+        str | None,
+        typer.Argument(help="Product catalog (folder or s3:// URL; default <data_root>/products)."),
+    ] = None,
+    product: Annotated[
+        list[str] | None, typer.Option("--product", help="Only this product (repeatable).")
+    ] = None,
+    years: Annotated[
+        str | None, typer.Option(help="Year or range: 2020 or 2018/2022 (default: every year).")
+    ] = None,
+    tile_px: Annotated[
+        int | None,
+        typer.Option(min=16, max=4096, help="Overview tile size in pixels (default: the "
+                     "product's pyramid's, else 1024, as the national grid's tiles)."),
+    ] = None,
+) -> None:
+    """(Re)build the overview pyramids national map viewers read (120 m, 480 m, 1.92 km...).
+
+    Product runs build them as they write tiles; this rebuilds them for catalogs written before,
+    or after tiles were changed by hand. Exit status 0, or 2 for a bad catalog or product.
+    """
+    cat = product_catalog(products_catalog)
+    names = product or [
+        c for c in cat.collections()
+        if PRODUCT_KEY in cat.collection(c).extra_fields
+        and OVERVIEW_KEY not in cat.collection(c).extra_fields
+    ]
+    wanted = parse_years(years) if years else None
+    table = Table("product", "year", "overview tiles", "levels")
+    for name in names:
+        try:
+            spec_from_collection(cat, name)
+            found = sorted({y for it in cat.items(name) for y in item_years(it)})
+        except (CubeError, KeyError) as exc:
+            fail(exc if isinstance(exc, CubeError) else ValueError(f"{name}: not a product"))
+        for year in found:
+            if wanted is not None and year not in wanted:
+                continue
+            written = update_overviews(cat, name, year, tile_px=tile_px)
+            levels = ", ".join(f"{lv.resolution:g} m" for lv in overview_levels(cat, name))
+            table.add_row(name, str(year), str(len(written)), levels or "none needed")
+    console.print(table)
 
 
 def tiles(

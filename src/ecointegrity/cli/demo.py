@@ -12,6 +12,7 @@ from ..config import get_settings
 from ..cube import COUNTRIES, CubeError, country
 from ._common import SchedulerOpt, console, exit_if_tiles_failed, fail
 from .demo_job import (
+    DEMO_YEARS,
     DemoResult,
     IntegrityDemo,
     run_acoustics_demo,
@@ -59,13 +60,22 @@ def demo(
             help=f"Country whose demo area and national grid to use: {', '.join(COUNTRIES)}.",
         ),
     ] = "mexico",
+    years_text: Annotated[
+        str,
+        typer.Option(
+            "--years",
+            help="First and last year mapped, e.g. 2021/2023 for a quick look (default: 30 "
+            "years, every sensor era of the simulator).",
+        ),
+    ] = f"{DEMO_YEARS[0]}/{DEMO_YEARS[1]}",
 ) -> None:
     """Run the whole chain on a small area of a country and print where the outputs are."""
     settings = get_settings()
+    years = _years(years_text)
     try:
         area = country(country_id)  # before any work: an unknown country exits 2 at once
         result = run_demo(out, offline=offline, data=data, sensor=sensor, api_url=settings.stac_api,
-                          scheduler=scheduler or settings.scheduler, country=area,
+                          years=years, scheduler=scheduler or settings.scheduler, country=area,
                           say=console.print)
     except CubeError as exc:
         fail(exc)
@@ -86,6 +96,18 @@ def demo(
         serve(port=port, products_catalog=served, database_url=database)
 
 
+def _years(text: str) -> tuple[int, int]:
+    """``"1996/2025"`` (or one year) as (first, last); a clear error otherwise."""
+    parts = text.split("/")
+    try:
+        first, last = int(parts[0]), int(parts[-1])
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: give years as FIRST/LAST, e.g. 2021/2023") from None
+    if len(parts) > 2 or last < first:
+        raise typer.BadParameter(f"{text!r}: give years as FIRST/LAST, e.g. 2021/2023")
+    return first, last
+
+
 def _print_products(result: DemoResult) -> None:
     console.rule("ecointegrity demo: done")
     grid = result.country.national_grid
@@ -95,7 +117,13 @@ def _print_products(result: DemoResult) -> None:
     console.print(f"catalog:     {result.catalog / 'catalog.json'}  "
                   f"({result.items} items in {result.collection!r})")
     console.print(f"products:    {result.products / 'catalog.json'}")
-    for path in result.outputs:
+    # 30 years make hundreds of items: one line per product folder, files one by one
+    folders: dict[Path, int] = {}
+    for path in (p for p in result.outputs if not p.suffix):  # item folders
+        folders[path.parent] = folders.get(path.parent, 0) + 1
+    for folder, n in folders.items():
+        console.print(f"  {folder}/  ({n} items)")
+    for path in (p for p in result.outputs if p.suffix):
         console.print(f"  {path}")
     for reason in result.refused.values():
         console.print(f"[yellow]not made:[/] {reason}")

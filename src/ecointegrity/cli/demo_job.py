@@ -2,11 +2,13 @@
 
 Source, in order of preference: ``--data DIR`` (a STAC catalog folder or a GeoTIFF folder);
 the public Earth Search STAC API (Landsat Collection 2 Level-2, no credentials) when it can be
-reached; otherwise the documented scene simulator, and it says so. Then: ingest into a local
-STAC catalog, tile the area on the country's national grid, compute the seven annual products
-tile by tile (on Dask when a scheduler is given), write COGs and STAC items; where reference
-land cover exists (the simulator's truth), train a land-cover model, map every year and map the
-change between the first and the last year. The acoustic steps (bats, soundscapes, site evidence) and
+reached; otherwise the documented scene simulator, and it says so: 30 years (1996-2025) of
+Landsat 5 TM, Landsat 7 ETM+ (SLC-off from 2003), Landsat 8-9 OLI and Sentinel-2A/B MSI by era,
+harmonised to OLI bandpasses at loading; the log says which sensors made each year. Then:
+ingest into a local STAC catalog, tile the area on the country's national grid, compute the
+seven annual products tile by tile (on Dask when a scheduler is given), write COGs and STAC
+items; where reference land cover exists (the simulator's truth), train a land-cover model, map
+every year and map the change between the first and the last year. The acoustic steps (bats, soundscapes, site evidence) and
 the ecosystem-integrity step follow, each a function of its own.
 
 The country (``mexico`` by default, ``colombia``) gives the demo area and the national grid
@@ -41,6 +43,8 @@ from ..cube import (
     ingest_dataset,
     ingest_geotiffs,
     ingest_stac_api,
+    item_years,
+    platform_label,
     read_product,
     region_geobox,
     simulate,
@@ -52,12 +56,15 @@ from ..mosaics import run_mosaics
 
 __all__ = [
     "DEMO_BBOX",
+    "DEMO_REVISIT_DAYS",
     "DEMO_YEARS",
+    "QUICK_YEARS",
     "AcousticsDemo",
     "DemoResult",
     "IntegrityDemo",
     "SoundscapeDemo",
     "demo_geobox",
+    "demo_revisit_days",
     "run_acoustics_demo",
     "run_demo",
     "run_integrity_demo",
@@ -67,7 +74,23 @@ __all__ = [
 
 # Mexico's demo area (Bacalar lagoon); every country's is in ecointegrity.cube.countries.
 DEMO_BBOX = COUNTRIES["mexico"].demo_bbox
-DEMO_YEARS = (2021, 2023)
+# A generation of land change, across every sensor era since Landsat 5 alone (``make demo``).
+DEMO_YEARS = (1996, 2025)
+# A quick look at the present (tests, ``--years 2021/2023``): every sensor of today.
+QUICK_YEARS = (2021, 2023)
+# Years the demo maps from the Earth Search STAC API at most (the latest of the period).
+STAC_API_YEARS = 3
+# Days between simulated acquisitions (all platforms together): one Landsat's 16 days for a
+# few years; for decades, 16 days per 15 years (32 for 30: ~11 dates a year, ~5 clear views
+# of a pixel), so that the simulated dates stay near 350 and 30 years of demo run in under
+# 5 minutes on 2 cores.
+DEMO_REVISIT_DAYS = 16
+
+
+def demo_revisit_days(years: tuple[int, int]) -> int:
+    """Days between the simulator's dates for a demo of ``years`` (first, last)."""
+    n_years = years[1] - years[0] + 1
+    return DEMO_REVISIT_DAYS * max(1, -(-n_years // 15))
 
 Say = Callable[[str], None]
 
@@ -85,6 +108,7 @@ class DemoResult:
     refused: dict[str, str] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
     country: Country = COUNTRIES["mexico"]  # whose demo area and national grid
+    years: tuple[int, int] = DEMO_YEARS  # first and last year mapped
 
 
 def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
@@ -132,6 +156,12 @@ def run_demo(
     if data is not None:
         source, collection, items = _from_local(catalog, Path(data), sensor, say)
     elif not offline and stac_api_reachable(api_url):
+        if years[1] - years[0] + 1 > STAC_API_YEARS:
+            # streaming decades of remote scenes takes hours, not the demo's minutes
+            years = (years[1] - STAC_API_YEARS + 1, years[1])
+            period = TimeRange.years(*years)
+            say(f"from the STAC API the demo maps the last {STAC_API_YEARS} years ({period}); "
+                "--offline simulates the whole period")
         say(f"STAC API {api_url} is reachable: ingesting Landsat C2 L2 for {area.demo_bbox}, {period}")
         report = ingest_stac_api(catalog, "landsat-c2-l2", bbox=area.demo_bbox, time=period,
                                  api_url=api_url, max_cloud=70, limit=60)
@@ -147,9 +177,10 @@ def run_demo(
     run = run_mosaics(catalog.root, collection, products.root, tiles,
                       range(years[0], years[1] + 1), scheduler=scheduler)
     result = DemoResult(source, out / "catalog", out / "products", collection, items,
-                        failed=run.failed, refused=run.refused, country=area)
+                        failed=run.failed, refused=run.refused, country=area, years=years)
     for product in run.products:
         result.outputs += [Path(products.item_dir(product, i)) for i in products.item_ids(product)]
+    result.findings += sensors_per_year(products, catalog, collection, years)
     if reference is None:
         result.findings.append(
             "land cover: no reference data for this area (the offline simulator brings its own)"
@@ -194,6 +225,50 @@ def _landcover(out: Path, products: LocalCatalog, tiles: Sequence[Tile], years: 
     result.outputs += [change.raster, change.polygons, change.matrix_csv]
 
 
+def sensors_per_year(products: LocalCatalog, source: LocalCatalog, collection: str,
+                     years: tuple[int, int]) -> list[str]:
+    """The years mapped and the sensors behind each, as two log lines (Spanish / English).
+
+    The sensors are the annual products' ``ecointegrity:platforms`` where they record them,
+    else the STAC ``platform`` of the source items of each year; years in a row with the same
+    sensors share one entry ("2003-2011 Landsat 5 TM + Landsat 7 ETM+ (SLC-off)").
+    """
+    used: dict[int, set[str]] = {}
+    mapped: set[int] = set()
+    for product in products.collections():
+        for item in products.items(product):
+            item_span = item_years(item)
+            mapped.update(item_span)
+            for year in item_span:
+                used.setdefault(year, set()).update(
+                    item.properties.get("ecointegrity:platforms") or ())
+    if not any(used.values()) and collection in source.collections():
+        for item in source.items(collection):
+            if item.properties.get("platform"):
+                for year in item_years(item):
+                    used.setdefault(year, set()).add(str(item.properties["platform"]))
+    in_range = sorted(y for y in mapped if years[0] <= y <= years[1])
+    lines = [f"años cartografiados / years mapped: {_year_span(in_range)} ({len(in_range)})"]
+    if any(used.values()):
+        runs: list[tuple[int, int, str]] = []
+        for year in sorted(y for y in used if years[0] <= y <= years[1] and used[y]):
+            label = " + ".join(platform_label(p, year) for p in sorted(used[year]))
+            if runs and runs[-1][2] == label and runs[-1][1] == year - 1:
+                runs[-1] = (runs[-1][0], year, label)
+            else:
+                runs.append((year, year, label))
+        # one run of years a line: eight eras would not fit one
+        lines.append("sensores por año / sensors per year:\n  " + ";\n  ".join(
+            f"{_year_span(list(range(a, b + 1)))} {label}" for a, b, label in runs))
+    return lines
+
+
+def _year_span(years: Sequence[int]) -> str:
+    if not years:
+        return "none"
+    return f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
+
+
 def _from_local(catalog: LocalCatalog, data: Path, sensor: str, say: Say) -> tuple[str, str, int]:
     if (data / "catalog.json").exists():
         local = LocalCatalog(data)
@@ -212,15 +287,20 @@ def _from_local(catalog: LocalCatalog, data: Path, sensor: str, say: Say) -> tup
 def _from_simulator(
     catalog: LocalCatalog, geobox: GeoBox, years: tuple[int, int], say: Say
 ) -> tuple[str, str, int, xr.DataArray]:
-    scenes = simulate(geobox, start_year=years[0], end_year=years[1])
-    collection = "simulated-landsat-c2-l2"
+    revisit = demo_revisit_days(years)
+    scenes = simulate(geobox, start_year=years[0], end_year=years[1], revisit_days=revisit,
+                      eras=True)
+    # One harmonised collection for every sensor, as HLS does: Sentinel-2 on the 30 m grid with
+    # Landsat's encoding; each item's platform says which bandpass adjustment loading applies.
+    collection = "simulated-landsat-sentinel2"
     profile = get_profile("landsat-c2-l2")
     # The simulator speaks common band names; Landsat C2 assets are named nir08, swir16, swir22.
     rename = {common: profile.asset(common) for common in ("nir", "swir1", "swir2")}
     report = ingest_dataset(catalog, collection, scenes.dataset, sensor=profile, rename=rename)
     events = ", ".join(f"{e.kind} {e.year}" for e in scenes.events)
     shape = tuple(scenes.dataset.odc.geobox.shape)
-    say(f"simulated {scenes.dataset.sizes['time']} Landsat-like dates on {shape} px; "
+    say(f"simulated {scenes.dataset.sizes['time']} dates {years[0]}-{years[1]} (one every "
+        f"{revisit} days; Landsat 5/7/8/9 and Sentinel-2A/B by era) on {shape} px; "
         f"known change events: {events}")
     return "scene simulator (offline)", collection, report.items_added, scenes.truth.land_cover
 
@@ -413,13 +493,14 @@ def run_integrity_demo(
     result: DemoResult,
     *,
     evidence: Path | None = None,
-    years: tuple[int, int] = DEMO_YEARS,
+    years: tuple[int, int] | None = None,
     say: Say = print,
 ) -> IntegrityDemo | None:
     """Ecosystem integrity on the demo area: the land-cover maps and annual products on 240 m
     cells, the acoustic site evidence on its cells, the network trained on the last year's
     land-cover hemeroby (provisional simulator table), EI maps of every year as products, and
-    the report (HTML + PDF). None when the demo made no land-cover maps."""
+    the report (HTML + PDF), for ``years`` (default: those ``result`` mapped). None when the
+    demo made no land-cover maps."""
     from ..integrity import (
         evidence_on_cells,
         integrity_layers,
@@ -430,6 +511,7 @@ def run_integrity_demo(
 
     if result.landcover is None:
         return None
+    years = years or result.years
     out = Path(out)
     table = load_hemeroby_table("simulator-8-hemeroby")
     geobox = demo_geobox(result.country)

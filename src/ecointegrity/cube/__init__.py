@@ -5,8 +5,8 @@ profiles and clear masks, loading to xarray on a GeoBox, national grids and tile
 computation on Dask, and product writing (COG + STAC). Everything above builds on this.
 
 Layering (a module imports only modules to its left):
-errors, timerange, grids, cog, _items, simulate <- countries, sensors <- catalog <- load, ingest,
-    products, check <- quality, tiled, slices
+errors, timerange, grids, cog, _items <- countries, sensors <- simulate, catalog <- load,
+    ingest, products, check <- quality, tiled, overviews <- slices
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .ingest import (
     ingest_stac_api,
 )
 from .load import load, native_geobox
+from .overviews import OverviewLevel, overview_collection, overview_levels, update_overviews
 from .products import (
     PRODUCT_KEY,
     ProductBand,
@@ -46,7 +47,16 @@ from .products import (
     write_product,
 )
 from .quality import CLEAR_OBSERVATIONS, ClearCountTask, clear_observations
-from .sensors import SensorProfile, get_profile, profile_names, register_profile
+from .sensors import (
+    PLATFORMS,
+    Platform,
+    SensorProfile,
+    get_profile,
+    harmonise,
+    platform_label,
+    profile_names,
+    register_profile,
+)
 from .simulate import SimulatedScenes, default_geobox, simulate
 from .slices import (
     item_years,
@@ -94,6 +104,10 @@ __all__ = [
     "ingest_stac_api",
     "load",
     "native_geobox",
+    "OverviewLevel",
+    "overview_collection",
+    "overview_levels",
+    "update_overviews",
     "PRODUCT_KEY",
     "ProductBand",
     "ProductSpec",
@@ -105,8 +119,12 @@ __all__ = [
     "CLEAR_OBSERVATIONS",
     "ClearCountTask",
     "clear_observations",
+    "PLATFORMS",
+    "Platform",
     "SensorProfile",
     "get_profile",
+    "harmonise",
+    "platform_label",
     "profile_names",
     "register_profile",
     "SimulatedScenes",

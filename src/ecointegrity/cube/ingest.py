@@ -40,7 +40,7 @@ from .catalog import LocalCatalog, StacApiCatalog
 from .cog import read_every_block, write_cog
 from .errors import CorruptFileError, NoDataError, UnknownCRSError
 from .grids import grid_crs
-from .sensors import SensorProfile, get_profile
+from .sensors import PLATFORMS, SensorProfile, get_profile
 from .timerange import TimeRange
 
 __all__ = [
@@ -275,7 +275,9 @@ def ingest_dataset(
         catalog: destination catalog; data go beside each item's JSON.
         collection: collection id (created with ``sensor`` if missing).
         dataset: variables on an odc-geo grid (``dataset.odc.geobox``) with a ``time`` axis;
-            each variable's ``nodata`` attr is kept.
+            each variable's ``nodata`` attr is kept. A ``platform`` coordinate along time
+            (as the simulator's) becomes each item's STAC ``platform``, with the
+            ``instruments`` and ``constellation`` of ``cube.sensors.PLATFORMS``.
         sensor: profile giving scale/offset/mask of the variables.
         rename: variable -> asset key (e.g. ``{"nir": "nir08"}`` for Landsat C2).
         progress: called with the number of dates written so far.
@@ -297,6 +299,7 @@ def ingest_dataset(
     times = pd.DatetimeIndex(dataset.time.values)
     # An acquisition day can hold several dates (eo-learn has two on 2015-12-08): keep them apart.
     ids = _unique_ids(collection, times)
+    platforms = _platforms(dataset)
 
     def write_date(i: int) -> pystac.Item:
         item_id = ids[i]
@@ -307,7 +310,8 @@ def ingest_dataset(
             values = np.asarray(da.values)
             nodata = da.attrs.get("nodata", da.encoding.get("_FillValue"))
             href = join(catalog.item_dir(collection, item_id), f"{key}.tif")
-            write_cog(href, values, geobox, nodata=nodata, band_names=[key])
+            # one GDAL thread a file: the pool below already writes several files at once
+            write_cog(href, values, geobox, nodata=nodata, band_names=[key], num_threads=1)
             unscaled = (key == profile.mask_band or key in profile.unscaled
                         or np.issubdtype(values.dtype, np.floating))
             assets[key] = AssetSpec(
@@ -320,6 +324,8 @@ def ingest_dataset(
                 roles=("cloud",) if key == profile.mask_band else ("data",),
             )
         properties = dict(dataset.attrs.get("stac_properties", {}))
+        if platforms is not None:
+            properties.update(_platform_properties(platforms[i]))
         return raster_item(item_id, times[i].to_pydatetime(), geobox, assets, properties)
 
     items = []
@@ -331,6 +337,23 @@ def ingest_dataset(
     report.files = len(items) * len(dataset.data_vars)
     report.items_added = catalog.add_items(collection, items)
     return report
+
+
+def _platforms(dataset: xr.Dataset) -> list[str] | None:
+    """The STAC platform of each date, from a ``platform`` coordinate along time."""
+    coord = dataset.coords.get("platform")
+    if coord is None or coord.dims != ("time",):
+        return None
+    return [str(p) for p in coord.values]
+
+
+def _platform_properties(platform: str) -> dict[str, object]:
+    """STAC common metadata of a platform: ``platform``, and what PLATFORMS knows of it."""
+    known = PLATFORMS.get(platform)
+    if known is None:
+        return {"platform": platform}
+    return {"platform": platform, "instruments": [known.instrument],
+            "constellation": known.constellation}
 
 
 def ingest_arrays(

@@ -18,12 +18,14 @@ from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
 from pystac.extensions.raster import RasterExtension
 
+from ._aligned_read import read_aligned
+from ._scale_numba import scale_mask_numba
 from .catalog import Catalog, open_catalog
 from .errors import MissingBandError, NoDataError
-from .sensors import SensorProfile, clean_mask, sentinel2_offset
+from .sensors import SensorProfile, clean_mask, harmonise, sentinel2_offset
 from .timerange import TimeRange, to_time_range
 
-__all__ = ["load", "native_geobox"]
+__all__ = ["load", "native_geobox", "band_stack"]
 
 DEFAULT_CHUNKS = {"time": 1, "y": 2048, "x": 2048}
 
@@ -43,6 +45,8 @@ def load(
     mask_open_px: int = 0,
     mask_buffer_px: int = 0,
     groupby: str = "solar_day",
+    eager: bool = False,
+    items: Sequence[pystac.Item] | None = None,
 ) -> xr.Dataset:
     """Clear-sky reflectance of a collection on a pixel grid.
 
@@ -58,9 +62,16 @@ def load(
         mask: set not-clear observations (per the sensor's quality band) to NaN.
         mask_open_px, mask_buffer_px: morphological clean-up of the clear mask.
         groupby: ``"solar_day"`` fuses scenes of one overpass; ``"time"`` keeps every item.
+        eager: read now, into numpy (no dask graph): the raw counts are read by a thread pool
+            and turned into reflectance in one pass, straight into one (band, time, y, x)
+            float32 buffer whose slices are the variables (see :func:`band_stack`). For a
+            block that fits in memory, this is the fast path (the mosaic pipeline's).
+        items: the items of ``collection`` for this time and area, when the caller has them
+            already (saves the catalog query: the pipeline loads a tile in several blocks).
     Returns:
-        Dataset (time, y, x) of float32 variables named by common band name, dask-backed,
-        with ``spatial_ref``; bands stored in physical units already (indices) are kept as is.
+        Dataset (time, y, x) of float32 variables named by common band name, dask-backed
+        (numpy-backed if ``eager``), with ``spatial_ref``; bands stored in physical units
+        already (indices) are kept as is.
     Raises:
         NoDataError: nothing matches the collection, time and area.
         MissingBandError: a band is neither in the sensor profile nor in the items.
@@ -71,31 +82,68 @@ def load(
     query_bbox = bbox
     if query_bbox is None and geobox is not None:
         query_bbox = list(geobox.footprint("epsg:4326").boundingbox)
-    items = cat.items(collection, bbox=query_bbox, time=trange)
+    if items is None:
+        items = cat.items(collection, bbox=query_bbox, time=trange)
     if not items:
         raise NoDataError(
             f"no data in collection {collection!r} for time={trange or 'any'} "
             f"bbox={query_bbox or 'any'}"
         )
     plan = _plan_assets(items, profile, collection, bands, mask)
-    raw = odc.stac.load(
-        items,
-        bands=plan.load_assets,
-        # odc-stac only reads ``chunks``, but types it as an (invariant) dict that may also hold
-        # "auto": our dict[str, int] is a valid value that the hint does not admit
-        chunks=cast("dict[str, int | Literal['auto']]", chunks or DEFAULT_CHUNKS),
-        groupby=groupby,
-        fail_on_error=True,
-        **_grid_arguments(items, collection, geobox, bbox, crs, resolution),
-    )
+    grid = _grid_arguments(items, collection, geobox, bbox, crs, resolution)
+    threads = os.cpu_count() or 1  # eager: GDAL decodes outside the GIL, a thread per core
+
+    def odc_load(chunks: dict[str, int] | None, pool: int | None = None) -> xr.Dataset:
+        return odc.stac.load(
+            items,
+            bands=plan.load_assets,
+            # odc-stac only reads ``chunks``, but types it as an (invariant) dict that may also
+            # hold "auto": our dict[str, int] is a valid value that the hint does not admit
+            chunks=cast("dict[str, int | Literal['auto']] | None", chunks),
+            pool=pool,
+            groupby=groupby,
+            fail_on_error=True,
+            **grid,
+        )
+
+    if eager:
+        # pixel-aligned sources are read straight into numpy; anything else by odc-stac
+        raw = read_aligned(items, odc_load({}), grid.get("geobox"), threads)
+        if raw is None:
+            raw = odc_load(None, threads)
+    else:
+        raw = odc_load(chunks or DEFAULT_CHUNKS)
     if raw.sizes.get("time", 0) == 0:
         raise NoDataError(f"no data in collection {collection!r} for time={trange or 'any'}")
 
-    clear = _clear_mask(raw, profile, mask_open_px, mask_buffer_px) if plan.masked else None
+    names = [
+        profile.common_name(key) if band == key else band
+        for band, key in zip(plan.requested, plan.assets, strict=True)
+    ]
     out = {}
-    for band, key in zip(plan.requested, plan.assets, strict=True):
-        name = profile.common_name(key) if band == key else band
-        out[name] = _reflectance(raw, items, key, profile, clear)
+    if eager:
+        clear_np = (
+            _clear_mask_now(raw, profile, mask_open_px, mask_buffer_px) if plan.masked else None
+        )
+        # counts no longer needed are dropped as soon as they are converted, so the peak is
+        # the float32 stack plus about one band of counts, not the stack plus all the counts
+        raw = raw.drop_vars([k for k in plan.load_assets if k not in plan.assets])
+        stack = np.empty((len(names), *raw[plan.assets[0]].shape), np.float32)
+        for i, (name, key) in enumerate(zip(names, plan.assets, strict=True)):
+            out[name] = _reflectance_into(raw, items, key, profile, clear_np, stack[i])
+            if key not in plan.assets[i + 1 :]:
+                raw = raw.drop_vars(key)
+    else:
+        clear = _clear_mask(raw, profile, mask_open_px, mask_buffer_px) if plan.masked else None
+        for name, key in zip(names, plan.assets, strict=True):
+            out[name] = _reflectance(raw, items, key, profile, clear)
+    platforms = _item_platforms(items, raw.time.values) if profile.harmonise else None
+    for name in out if platforms is not None else ():  # one bandpass: sensors.HARMONISATION
+        data = out[name].data
+        if isinstance(data, np.ndarray):
+            data[...] = harmonise(data, platforms, name)  # in place: eager's stack stays shared
+        else:
+            out[name] = out[name].copy(data=harmonise(data, platforms, name))
     ds = xr.Dataset(
         out, coords=raw.coords, attrs={"collection": collection, "sensor": profile.name}
     )
@@ -176,6 +224,76 @@ def _clear_mask(
             open_px=open_px, buffer_px=buffer_px,
         )
     return clear
+
+
+def _clear_mask_now(
+    raw: xr.Dataset, profile: SensorProfile, open_px: int, buffer_px: int
+) -> np.ndarray:
+    """The clear mask of an eager load (numpy), as :func:`_clear_mask` makes it lazily."""
+    clear = np.asarray(profile.clear(raw[profile.mask_band].values), dtype=bool)
+    if open_px or buffer_px:
+        clear = clean_mask(clear, open_px=open_px, buffer_px=buffer_px)
+    return clear
+
+
+def _reflectance_into(
+    raw: xr.Dataset,
+    items: Sequence[pystac.Item],
+    key: str,
+    profile: SensorProfile,
+    clear: np.ndarray | None,
+    out: np.ndarray,
+) -> xr.DataArray:
+    """:func:`_reflectance` for numpy data, written in one pass into ``out`` (a float32 view)."""
+    scale, offset = _scale_offset(items, raw.time.values, key, profile)
+    nodata = raw[key].attrs.get("nodata")
+    values = raw[key].values
+    offsets = np.broadcast_to(
+        np.asarray(offset if scale is not None else 0.0, np.float32).reshape(-1),
+        values.shape[:1],
+    ).copy()
+    has_nodata = nodata is not None and not _isnan(nodata)
+    use_clear = clear is not None and key != profile.mask_band
+    scale_mask_numba(
+        values,
+        float(nodata) if nodata is not None and has_nodata else 0.0,
+        has_nodata,
+        1.0 if scale is None else float(scale),
+        offsets,
+        clear if clear is not None and use_clear else np.ones((1, 1, 1), bool),
+        use_clear,
+        out,
+    )
+    return xr.DataArray(
+        out,
+        dims=raw[key].dims,
+        coords=raw[key].coords,
+        attrs={"asset": key, "units": "1", "nodata": float("nan")},
+    )
+
+
+def band_stack(ds: xr.Dataset, bands: Sequence[str]) -> np.ndarray:
+    """The (band, time, y, x) array of ``bands``: without a copy when the variables are the
+    consecutive slices of one buffer (an eager :func:`load`), else stacked (copied)."""
+    arrays = [ds[b].transpose("time", "y", "x").data for b in bands]
+    base = arrays[0].base if isinstance(arrays[0], np.ndarray) else None
+    if (
+        isinstance(base, np.ndarray)
+        and base.ndim == 4
+        and base.dtype == np.float32
+        and base.flags.c_contiguous
+        and base.shape[1:] == arrays[0].shape
+    ):
+        start = base.__array_interface__["data"][0]
+        slots = []
+        for a in arrays:
+            offset = a.__array_interface__["data"][0] - start if a.base is base else -1
+            slots.append(offset // base.strides[0] if offset >= 0 else -1)
+        first = slots[0]
+        if first >= 0 and slots == list(range(first, first + len(arrays))):
+            if all(a.flags.c_contiguous for a in arrays):
+                return base[first : first + len(arrays)]
+    return np.stack([np.asarray(a, dtype=np.float32) for a in arrays])
 
 
 def _reflectance(
@@ -285,3 +403,16 @@ def _isnan(value: float) -> bool:
         return bool(np.isnan(value))
     except TypeError:
         return False
+
+
+def _item_platforms(items: Sequence[pystac.Item], times: np.ndarray) -> list[str | None] | None:
+    """The STAC ``platform`` of each loaded date (its nearest item's); None if no item has one."""
+    found = [item.properties.get("platform") for item in items]
+    if not any(found):
+        return None
+    when = pd.DatetimeIndex([
+        item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
+        for item in items
+    ]).tz_convert(None).values
+    nearest = np.abs(times[:, None] - when[None, :]).argmin(axis=1)
+    return [found[i] for i in nearest]

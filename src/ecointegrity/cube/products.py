@@ -20,6 +20,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from .. import io as _io
+from ._encode_numba import encode_numba
 from ._items import AssetSpec, raster_item
 from .catalog import LocalCatalog
 from .cog import write_cog
@@ -59,15 +60,20 @@ class ProductBand:
         target = np.dtype(self.dtype)
         if np.issubdtype(target, np.floating):
             return values.astype(target, copy=False)
-        v = np.asarray(values, dtype=np.float64)
-        if self.scale is not None or self.offset is not None:
-            v = (v - (self.offset or 0.0)) / (self.scale or 1.0)
-        missing = ~np.isfinite(v)
+        values = np.asarray(values)
         info = np.iinfo(target)
-        v = np.clip(np.rint(np.where(missing, 0, v)), info.min, info.max).astype(target)
-        if self.nodata is not None:
-            v[missing] = self.nodata
-        return v
+        out = np.empty(values.shape, target)
+        # (x - 0) / 1 is x exactly: no scale or offset is the same arithmetic
+        encode_numba(
+            np.ascontiguousarray(values).reshape(-1),
+            float(self.offset or 0.0),
+            float(self.scale or 1.0),
+            float(info.min),
+            float(info.max),
+            float(self.nodata) if self.nodata is not None else 0.0,
+            out.reshape(-1),
+        )
+        return out
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ def write_product(
     properties: Mapping[str, object] | None = None,
     register: bool = True,
     colormaps: Mapping[str, Mapping[int, tuple[int, int, int, int]]] | None = None,
+    encoded: bool = False,
 ) -> pystac.Item:
     """Write one tile and period of a product: a COG per band, then its STAC item.
 
@@ -129,6 +136,8 @@ def write_product(
             the caller registers all items once (``catalog.register_items``), after
             ``prepare_product``.
         colormaps: band -> colour table embedded in its COG (class maps).
+        encoded: ``data`` holds stored values already (each band as
+            :meth:`ProductBand.encode` returns it), not physical ones.
     Returns:
         The written item.
     """
@@ -145,7 +154,8 @@ def write_product(
                 band.name, f"data for product {spec.name!r}", list(map(str, data.data_vars))
             )
         href = _io.join(catalog.item_dir(spec.name, item_id), f"{band.name}.tif")
-        stored = band.encode(np.asarray(data[band.name].values))
+        values = np.asarray(data[band.name].values)
+        stored = values.astype(band.dtype, copy=False) if encoded else band.encode(values)
         write_cog(
             href,
             stored,

@@ -11,12 +11,16 @@ Documented values:
 - Sentinel-2 L2A: ``DN * 0.0001``; from processing baseline 04.00 (25 January 2022) a
   ``BOA_ADD_OFFSET`` of -1000 DN, i.e. ``DN * 0.0001 - 0.1`` (ESA, S2 L2A product format
   specification); SCL scene classes 0-11.
+- Platforms and their eras (``PLATFORMS``), and the cross-sensor harmonisation that puts every
+  platform's reflectance on Landsat 8 OLI's bandpasses (``harmonise``): see ``HARMONISATION``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Literal
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +29,13 @@ from scipy import ndimage
 from .errors import MissingBandError, UnknownSensorError
 
 __all__ = [
+    "HARMONISATION",
     "LANDSAT_QA_BITS",
+    "PLATFORMS",
+    "SLC_FAILURE",
+    "Platform",
+    "harmonise",
+    "platform_label",
     "SCL_CLASSES",
     "LandsatQAMask",
     "ClassMask",
@@ -127,6 +137,11 @@ class SensorProfile(BaseModel):
     nodata: float | None = None
     mask_band: str | None = Field(default=None, description="asset key of the quality band")
     mask: MaskSpec = NoMask()
+    harmonise: bool = Field(
+        default=False,
+        description="put each item's reflectance on OLI bandpasses by its STAC platform "
+        "(see HARMONISATION) when loading",
+    )
     unscaled: tuple[str, ...] = Field(
         default=(), description="asset keys stored in physical units already (indices, masks)"
     )
@@ -241,6 +256,8 @@ LANDSAT_C2_L2 = register_profile(
         nodata=0,
         mask_band="qa_pixel",
         mask=LandsatQAMask(),
+        # Landsat 4-7 and 8-9 share this collection: one time series needs one bandpass.
+        harmonise=True,
     ),
     "landsat-c2l2-sr",
 )
@@ -326,3 +343,118 @@ LANDSAT_SR_CFMASK = register_profile(
         mask=ClassMask(clear_values=(0, 1)),
     )
 )
+
+
+# -- Platforms and cross-sensor harmonisation ---------------------------------------------------
+@dataclass(frozen=True)
+class Platform:
+    """A satellite as STAC names it (``platform``, ``instruments``), and when it imaged.
+
+    ``start``/``end`` bound the period its surface reflectance is in the archive on the
+    nominal orbit; ``end`` None means still flying.
+    """
+
+    name: str  # STAC ``platform``
+    instrument: str  # STAC ``instruments`` value
+    constellation: str
+    label: str  # how people name it
+    start: dt.date
+    end: dt.date | None = None
+
+    def flies(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+# Landsat 7's scan-line corrector failed on 31 May 2003: later ETM+ scenes miss ~22 % of their
+# pixels in wedge-shaped gaps (USGS, "Landsat 7 SLC-off products", SLC-off background).
+SLC_FAILURE = dt.date(2003, 5, 31)
+
+# Dates from the operators: USGS Landsat mission pages (Landsat 5 imaging ended 18 November
+# 2011; Landsat 7 launched 15 April 1999 and left the 705 km WRS-2 orbit on 6 April 2022;
+# Landsat 8 operational 11 April 2013; Landsat 9 operational 31 October 2021) and ESA
+# (Sentinel-2A launched 23 June 2015, Sentinel-2B 7 March 2017).
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (
+    Platform("landsat-5", "tm", "landsat", "Landsat 5 TM", dt.date(1984, 3, 1),
+             dt.date(2011, 11, 18)),
+    Platform("landsat-7", "etm+", "landsat", "Landsat 7 ETM+", dt.date(1999, 4, 15),
+             dt.date(2022, 4, 6)),
+    Platform("landsat-8", "oli", "landsat", "Landsat 8 OLI", dt.date(2013, 4, 11)),
+    Platform("landsat-9", "oli", "landsat", "Landsat 9 OLI-2", dt.date(2021, 10, 31)),
+    Platform("sentinel-2a", "msi", "sentinel-2", "Sentinel-2A MSI", dt.date(2015, 6, 23)),
+    Platform("sentinel-2b", "msi", "sentinel-2", "Sentinel-2B MSI", dt.date(2017, 3, 7)),
+)}
+
+# OLI-equivalent reflectance = slope * sensor reflectance + intercept, per common band name.
+# - TM and ETM+: Roy et al. (2016), "Characterization of Landsat-7 to Landsat-8 reflective
+#   wavelength and normalized difference vegetation index continuity", Remote Sensing of
+#   Environment 185: 57-70, Table 2, ETM+ -> OLI surface reflectance by OLS regression
+#   (values as Google's Earth Engine "Landsat ETM+ to OLI harmonization" tutorial copies them).
+#   OLS predicts OLI from ETM+, which is what loading does. TM takes the ETM+ coefficients, as
+#   that tutorial and most long Landsat series do: Roy et al. fitted ETM+ only.
+# - Sentinel-2A/B MSI (B02, B03, B04, B8A, B11, B12): the HLS bandpass adjustment to OLI
+#   (Claverie et al. 2018, Remote Sensing of Environment 219: 145-161; coefficients of
+#   HLS v2.0 as https://hls.gsfc.nasa.gov/algorithms/bandpass-adjustment/ lists them, one set
+#   per satellite). Their "nir" is B8A (narrow NIR), not B08.
+# - Landsat 8 OLI is the reference, and Landsat 9 OLI-2 is taken as identical to it, as HLS does.
+_ETM_TO_OLI = {
+    "blue": (0.8474, 0.0003), "green": (0.8483, 0.0088), "red": (0.9047, 0.0061),
+    "nir": (0.8462, 0.0412), "swir1": (0.8937, 0.0254), "swir2": (0.9071, 0.0172),
+}
+HARMONISATION: dict[str, dict[str, tuple[float, float]]] = {
+    "landsat-5": _ETM_TO_OLI,
+    "landsat-7": _ETM_TO_OLI,
+    "landsat-8": {},
+    "landsat-9": {},
+    "sentinel-2a": {
+        "blue": (0.9778, -0.004), "green": (1.0053, -0.0009), "red": (0.9765, 0.0009),
+        "nir": (0.9983, -0.0001), "swir1": (0.9987, -0.0011), "swir2": (1.003, -0.0012),
+    },
+    "sentinel-2b": {
+        "blue": (0.9778, -0.004), "green": (1.0075, -0.0008), "red": (0.9761, 0.001),
+        "nir": (0.9966, 0.0), "swir1": (1.000, -0.0003), "swir2": (0.9867, 0.0004),
+    },
+}
+
+_Array = TypeVar("_Array")
+
+
+def harmonise(reflectance: _Array, platform: str | None | Sequence[str | None], band: str,
+              *, inverse: bool = False) -> _Array:
+    """Put one band's surface reflectance on Landsat 8 OLI's bandpass (``HARMONISATION``).
+
+    Args:
+        reflectance: numpy or dask array; with several platforms, its first axis is time.
+        platform: the STAC platform of the data, or one per element of the first axis.
+            Platforms or bands without coefficients (OLI itself, unknown ones) are unchanged.
+        band: common band name (``blue`` ... ``swir2``).
+        inverse: from OLI back to the sensor's own bandpass (what the scene simulator does).
+    Returns:
+        The reflectance, same type and shape, in float32 where it was.
+    """
+    one = platform is None or isinstance(platform, str)
+    names: list[str | None] = (
+        [platform] if platform is None or isinstance(platform, str) else list(platform)
+    )
+    coef = np.array([HARMONISATION.get(p or "", {}).get(band, (1.0, 0.0)) for p in names],
+                    dtype=np.float32)
+    if (coef == (1.0, 0.0)).all():
+        return reflectance
+    data: Any = reflectance  # numpy or dask: both broadcast (time, 1, 1) against (time, y, x)
+    slope, intercept = coef[:, 0], coef[:, 1]
+    if one:
+        slope, intercept = slope[0], intercept[0]
+    else:
+        slope = slope.reshape(-1, *(1,) * (data.ndim - 1))
+        intercept = intercept.reshape(-1, *(1,) * (data.ndim - 1))
+    if inverse:
+        return (data - intercept) / slope
+    return data * slope + intercept
+
+
+def platform_label(platform: str, year: int | None = None) -> str:
+    """How people name a platform, e.g. "Landsat 7 ETM+ (SLC-off)" for 2003 and later."""
+    known = PLATFORMS.get(platform)
+    label = known.label if known else platform
+    if platform == "landsat-7" and year is not None and year >= SLC_FAILURE.year:
+        label += " (SLC-off)"
+    return label

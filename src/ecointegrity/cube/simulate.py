@@ -34,6 +34,19 @@ gives every parameter with its source; in short:
 The output is Landsat Collection 2 Level-2: ``reflectance = DN * 2.75e-5 - 0.2`` (fill 0) and
 the real QA_PIXEL bit layout, with USGS's meaning of the clear bit (6): set where neither the
 cloud nor the dilated-cloud bit is set (so cloud-shadow pixels keep it; masks must test bit 4).
+
+**Sensor eras** (``eras=True``): each date is acquired by one of the platforms flying that day
+(``cube.sensors.PLATFORMS``: Landsat 5 TM to November 2011, Landsat 7 ETM+ from April 1999,
+Landsat 8 OLI from April 2013, Landsat 9 OLI-2 from October 2021, Sentinel-2A/B MSI from June
+2015 / March 2017), in turn, so the dates every ``revisit_days`` stand for a thinned version
+of the real constellation (2012 is Landsat 7 alone). The DNs are that sensor's own
+reflectance: the OLI-like surface taken back through ``cube.sensors.harmonise`` (Roy et al.
+2016 for TM/ETM+, HLS v2.0 for MSI), so loading must harmonise them; ``truth.reflectance``
+stays the OLI-like surface. Landsat 7 dates from 31 May 2003 have the scan-line-corrector-off
+gaps as fill (``slc_off_gaps``). Sentinel-2 dates are written as HLS writes S30 scenes: on the
+same 30 m grid, bands and encoding as the Landsat ones (here Landsat C2 L2 scaling and
+QA_PIXEL), so one harmonised collection holds the whole series and each item's STAC
+``platform`` tells which bandpass adjustment it needs.
 """
 
 from __future__ import annotations
@@ -52,6 +65,7 @@ from odc.geo.xr import xr_coords  # importing odc.geo.xr also registers ds.odc
 from scipy import ndimage
 
 from .grids import grid_crs
+from .sensors import PLATFORMS, SLC_FAILURE, harmonise
 
 __all__ = [
     "BANDS",
@@ -62,10 +76,12 @@ __all__ = [
     "ChangeEvent",
     "SimulatedScenes",
     "default_geobox",
+    "platforms_for_dates",
     "simulate",
+    "slc_off_gaps",
 ]
 
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.1.0"  # 1.1: sensor eras (eras=True)
 SR_SCALE, SR_OFFSET = 2.75e-5, -0.2  # Landsat C2 L2 surface reflectance scaling
 BANDS = ("blue", "green", "red", "nir", "swir1", "swir2")
 LAND_COVER_CLASSES: dict[int, str] = {
@@ -103,6 +119,15 @@ _CLOUD_CONCENTRATION = 1.2  # Beta a+b: below 2 the per-date cover is U-shaped
 _FILL_PROBABILITY, _DILATE_PX = 0.15, 3
 _FIRST_DAY_OFFSET = 4  # first acquisition on 5 January of start_year
 _DIMS = ("time", "y", "x")
+
+# ETM+ SLC-off geometry (USGS, "SLC-off products: background"): a scan sweeps 16 lines (480 m);
+# without the corrector, forward and reverse scans zigzag, so on each side of the ground track
+# a wedge opens between every other pair of scans (a period of 32 lines), from nothing at
+# nadir to about one scan (14 px, 390-450 m) at the scene edge, and ~22 % of a scene is lost.
+_SLC_PERIOD_PX, _SLC_EDGE_GAP_PX = 32, 14.0
+# The scan lines cross the ground track at right angles; a descending pass at 18 deg N heads
+# about 12 deg west of south (inclination 98.2 deg plus the Earth's rotation).
+_TRACK_TILT_DEG = 12.0
 
 
 @dataclass(frozen=True)
@@ -302,6 +327,52 @@ def _to_dn(reflectance: np.ndarray) -> np.ndarray:
     return np.clip(dn, 1, 65535).astype(np.uint16)
 
 
+def platforms_for_dates(dates: np.ndarray) -> list[str]:
+    """The STAC platform that acquires each date: the platforms flying that day, in turn.
+
+    Args:
+        dates: datetime64 acquisition dates, in order.
+    Returns:
+        One ``cube.sensors.PLATFORMS`` name per date.
+    Raises:
+        ValueError: for a date no platform flew (before Landsat 5).
+    """
+    out, turn = [], 0
+    for date in dates:
+        day = _as_date(np.datetime64(date, "D"))
+        flying = [p.name for p in PLATFORMS.values() if p.flies(day)]
+        if not flying:
+            raise ValueError(f"no platform of cube.sensors.PLATFORMS flew on {day}")
+        out.append(flying[turn % len(flying)])
+        turn += 1
+    return out
+
+
+def slc_off_gaps(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Where a Landsat 7 SLC-off scene has no data: stripes that widen from nadir to the edges.
+
+    The grid stands for a whole scene across track (nadir near its middle column, the swath
+    edges at its sides), so every date shows the whole pattern at true stripe widths: gaps
+    ~1 px wide near nadir, 14 px at the edges, every 32 lines on each side, tilted with the
+    scan lines; about 22 % of the grid. ``rng`` places nadir (+-5 % of the width) and the
+    stripes' phase.
+    """
+    ny, nx = shape
+    rows, cols = np.indices(shape, dtype=np.float32)
+    tilt = np.radians(_TRACK_TILT_DEG)
+    # The track runs south-south-west (rows down, columns left): scan lines descend eastwards.
+    along = rows * np.cos(tilt) - cols * np.sin(tilt)
+    across = cols * np.cos(tilt) + rows * np.sin(tilt)
+    mid = (nx - 1) / 2 * np.cos(tilt) + (ny - 1) / 2 * np.sin(tilt)
+    half = max(nx / 2 * np.cos(tilt), 1.0)
+    c = np.clip((across - mid) / half + rng.uniform(-0.05, 0.05), -1.0, 1.0)
+    width = _SLC_EDGE_GAP_PX * np.abs(c)
+    # East of nadir the wedges open between one pair of scans, west of it between the next.
+    centre = rng.uniform(0, _SLC_PERIOD_PX) + np.where(c > 0, 0.0, _SLC_PERIOD_PX / 2)
+    offset = (along - centre + _SLC_PERIOD_PX / 2) % _SLC_PERIOD_PX - _SLC_PERIOD_PX / 2
+    return np.abs(offset) < width / 2
+
+
 @dataclass(frozen=True)
 class _Schedule:
     """When each change event happens, given the period and the acquisition dates.
@@ -455,10 +526,12 @@ class _Sky:
                    max(abs(d_row), abs(d_col)) + 1, *masks)
 
     def observe(
-        self, i: int, reflectance: np.ndarray, rng_cloud: np.random.Generator
+        self, i: int, reflectance: np.ndarray, rng_cloud: np.random.Generator,
+        platform: str | None = None, gaps: np.ndarray | None = None,
     ) -> np.ndarray:
         """Draw date ``i``'s sky and return its DNs (band, y, x): clouds, shadows and fill
-        over the true ``reflectance``."""
+        (the scan-edge wedge, and ``gaps``) over the true ``reflectance``, in ``platform``'s
+        own bandpasses (OLI's when None)."""
         _, ny, nx = self.cloud.shape
         pad, (d_row, d_col) = self.pad, self.shadow_offset
         rows, cols = np.indices((ny, nx))
@@ -469,6 +542,8 @@ class _Sky:
         cloud_canvas = field > threshold if self.covers[i] < 1 else np.ones(field.shape, bool)
         if rng_cloud.random() < _FILL_PROBABILITY:  # scan-edge wedge, wider at the bottom
             self.fill[i] = cols < rng_cloud.integers(2, 10) * (0.3 + rows / ny)
+        if gaps is not None:
+            self.fill[i] |= gaps
         fill = self.fill[i]
         self.cloud[i] = cloud_canvas[pad:pad + ny, pad:pad + nx] & ~fill
         self.shadow[i] = (cloud_canvas[pad - d_row:pad - d_row + ny, pad - d_col:pad - d_col + nx]
@@ -481,11 +556,15 @@ class _Sky:
         opacity = np.clip(0.5 + (inner - threshold) / 1.0, 0.5, 1.0).astype(np.float32)
         thick = _CLOUD[:, None, None] * (0.9 + 0.2 * opacity)
         observed = np.where(self.cloud[i], (1 - opacity) * observed + opacity * thick, observed)
+        if platform is not None:
+            observed = np.stack([harmonise(observed[k], platform, band, inverse=True)
+                                 for k, band in enumerate(BANDS)])
         return np.where(fill, 0, _to_dn(observed))
 
 
 def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int = 2021,
-             revisit_days: int = 16, cloud_cover: float = 0.35, seed: int = 0) -> SimulatedScenes:
+             revisit_days: int = 16, cloud_cover: float = 0.35, seed: int = 0,
+             eras: bool = False) -> SimulatedScenes:
     """Simulate a Landsat C2 L2 time series of a synthetic landscape, with its ground truth.
 
     Args:
@@ -497,6 +576,10 @@ def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int
         cloud_cover: Mean cloud fraction over all dates, in [0, 1].
         seed: Seeds everything. The landscape and event places depend only on the seed and the
             grid shape, so the same seed gives the same ground over any period.
+        eras: Acquire each date with the platform of its era (Landsat 5/7/8/9, Sentinel-2A/B),
+            in that sensor's bandpasses, with Landsat 7's SLC-off gaps from 31 May 2003; the
+            platform of each date is the ``platform`` coordinate. Otherwise one OLI-like
+            sensor ("simulated").
 
     Returns:
         ``SimulatedScenes`` with ``dataset`` (time, y, x): uint16 ``blue..swir2`` DNs and
@@ -504,21 +587,25 @@ def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int
         ``cloud``, ``shadow``, ``water`` (time, y, x), ``reflectance`` (band, time, y, x).
 
     Raises:
-        ValueError: for an empty year range, a cloud cover outside [0, 1], or revisit_days < 1.
+        ValueError: for an empty year range, a cloud cover outside [0, 1], revisit_days < 1,
+            or, with ``eras``, a date before Landsat 5.
     """
     _check_arguments(start_year, end_year, revisit_days, cloud_cover)
     geobox = default_geobox() if geobox is None else geobox
     shape = (int(geobox.shape[0]), int(geobox.shape[1]))
     ny, nx = shape
     # Independent streams: asking for other years or cloudiness keeps the same landscape.
-    rng_land, rng_event, rng_cloud, rng_noise = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+    # (a fifth stream for the sensors leaves the first four, and older outputs, unchanged)
+    rng_land, rng_event, rng_cloud, rng_noise, rng_sensor = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
     ground = _ground(shape, rng_land, rng_event)
 
     dates = np.arange(np.datetime64(f"{start_year}-01-01") + _FIRST_DAY_OFFSET,
                       np.datetime64(f"{end_year + 1}-01-01"), revisit_days).astype("datetime64[D]")
     years = np.arange(start_year, end_year + 1)
     n_t = len(dates)
+    platforms = platforms_for_dates(dates) if eras else None
+    slc_off = np.datetime64(SLC_FAILURE, "D")
     when = _schedule(dates, start_year, end_year)
     events = _change_events(when, ground.patches)
     land_cover, change = _annual_truth(ground.land["cover"], ground.patches, years, when, events)
@@ -529,7 +616,10 @@ def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int
     water = np.zeros((n_t, ny, nx), bool)
     for i, date in enumerate(dates):
         reflectance[:, i], water[i] = _surface(ground, when, date, rng_noise)
-        dn[:, i] = sky.observe(i, reflectance[:, i], rng_cloud)
+        platform = platforms[i] if platforms is not None else None
+        gaps = (slc_off_gaps(shape, rng_sensor)
+                if platform == "landsat-7" and date >= slc_off else None)
+        dn[:, i] = sky.observe(i, reflectance[:, i], rng_cloud, platform, gaps)
 
     cloud, fill = sky.cloud, sky.fill
     qa = _qa_pixel(fill, sky.dilated, cloud, sky.shadow, ~(cloud | sky.dilated | fill), water)
@@ -537,6 +627,10 @@ def simulate(geobox: GeoBox | None = None, start_year: int = 2019, end_year: int
     time = dates.astype("datetime64[ns]")
     dataset = _scene_dataset(dn, qa, time, coords, seed)
     truth = _truth_dataset(land_cover, change, sky, water, reflectance, years, time, coords, seed)
+    if platforms is not None:  # ingest makes it each item's STAC platform and instruments
+        dataset = dataset.assign_coords(platform=("time", platforms))
+        dataset.attrs["platform"] = "per date: the platform coordinate"
+        truth = truth.assign_coords(platform=("time", platforms))
     return SimulatedScenes(dataset, truth, events, dict(LAND_COVER_CLASSES))
 
 

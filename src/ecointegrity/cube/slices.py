@@ -1,7 +1,9 @@
 """Slices: one band of a product over a region and a run of years, as a (year, y, x) stack.
 
 The stack is on the product's own grid (the CRS, resolution and pixel alignment of its
-items), so a slice's pixels are the product's pixels, not a resampling of them. Writers for
+items), so a slice's pixels are the product's pixels, not a resampling of them. A slice asked
+at a coarser resolution is read from the product's coarsest overview level no coarser than it
+(:mod:`.overviews`): a state over thirty years reads a few files per year, not every tile. Writers for
 the two file formats a slice is delivered in (GeoTIFF, a band per year; NetCDF) sit at the edge.
 """
 
@@ -23,6 +25,7 @@ from .catalog import LocalCatalog
 from .cog import write_cog
 from .errors import NoDataError
 from .load import native_geobox
+from .overviews import overview_levels
 from .products import read_product
 
 __all__ = [
@@ -73,17 +76,28 @@ def product_grid(
     return grid
 
 
-def slice_geobox(catalog: LocalCatalog, product: str, bbox: Sequence[float]) -> GeoBox:
+def slice_geobox(
+    catalog: LocalCatalog,
+    product: str,
+    bbox: Sequence[float],
+    resolution: float | None = None,
+) -> GeoBox:
     """The pixel grid covering a lon/lat ``bbox`` (west, south, east, north) on the product's grid.
 
     Same CRS, resolution and pixel alignment as the product's items: pixels are never resampled.
+    ``resolution`` (CRS units, e.g. 480): a coarser grid with the same alignment; a multiple of
+    the product's by a power of 4 is exactly one of its overview levels.
     """
     grid = product_grid(catalog, product, bbox)
     west, south, east, north = bbox
     if grid.crs is None:
         raise NoDataError(f"the items of {product!r} have no CRS")
     native = box(west, south, east, north, "epsg:4326").to_crs(grid.crs).boundingbox
-    return GeoBox.from_bbox(native, grid.crs, resolution=grid.resolution, anchor=grid.anchor)
+    res = grid.resolution
+    if resolution is not None and resolution > abs(res.x):
+        # anchored at the CRS's origin, as the national grids and their overview levels are
+        return GeoBox.from_bbox(native, grid.crs, resolution=float(resolution))
+    return GeoBox.from_bbox(native, grid.crs, resolution=res, anchor=grid.anchor)
 
 
 def read_slice(
@@ -102,11 +116,17 @@ def read_slice(
         years without data over ``geobox`` are left out (no year at all: a zero-length axis).
     """
     arrays = {}
+    source = _source(catalog, product, abs(geobox.resolution.x))
     for year in years:
         try:
-            arrays[int(year)] = read_product(catalog, product, int(year), geobox, [band])[band]
+            arrays[int(year)] = read_product(catalog, source, int(year), geobox, [band])[band]
         except NoDataError:
-            continue
+            if source == product:
+                continue
+            try:  # an overview level without this year: the product's own tiles
+                arrays[int(year)] = read_product(catalog, product, int(year), geobox, [band])[band]
+            except NoDataError:
+                continue
     if not arrays:
         empty = np.empty((0, *geobox.shape), np.float32)
         coords = {
@@ -117,6 +137,16 @@ def read_slice(
     stack = xr.concat(list(arrays.values()), dim="year").assign_coords(year=list(arrays))
     stack.name = band
     return stack
+
+
+def _source(catalog: LocalCatalog, product: str, resolution: float) -> str:
+    """The collection to read pixels of ``resolution`` from: the coarsest overview level no
+    coarser than them, or the product itself."""
+    best = product
+    for level in overview_levels(catalog, product):
+        if level.resolution <= resolution * (1 + 1e-6):
+            best = level.collection
+    return best
 
 
 def slice_to_netcdf(stack: xr.DataArray, product: str, geobox: GeoBox) -> bytes:

@@ -5,8 +5,8 @@ cap, NDVI (with annual percentiles), NDWI/MNDWI, NDBI, BU and WOfS; the tile-wis
 writes them as COGs + STAC items. Uses ``ecointegrity.cube``; never the layers above.
 
 Layering (a module imports only modules to its left):
-_geomedian_numba, _geomedian_torch, _percentiles_numba, indices, products, wofs <- geomedian
-    <- annual <- pipeline
+_geomedian_numba, _geomedian_torch, _percentiles_numba, indices, products, wofs <- geomedian,
+    _series_numba <- annual <- pipeline
 """
 
 from __future__ import annotations

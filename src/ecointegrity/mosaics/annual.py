@@ -7,7 +7,9 @@ from collections.abc import Iterable
 import numpy as np
 import xarray as xr
 
+from ..cube.load import band_stack
 from ._percentiles_numba import nanpercentiles_numba
+from ._series_numba import series_summary_numba
 from .geomedian import EPS, MAXITERS, geomad
 from .indices import built_up, mndwi, ndbi, ndvi, ndwi, tasselled_cap
 from .products import (
@@ -17,7 +19,6 @@ from .products import (
     ProductNotSupportedError,
     supported_products,
 )
-from .wofs import wofs_summary
 
 __all__ = ["annual_products", "ndvi_percentiles"]
 
@@ -67,9 +68,10 @@ def annual_products(
     out: dict[str, xr.Dataset] = {}
     needs_gm = any(not PRODUCTS[p].uses_series or p == "ndvi" for p in ok)
     gm = geomad(ds, bands, eps=eps, maxiters=maxiters, device=device) if needs_gm else None
+    series = _series_products(ds, bands, "wofs" in ok, "ndvi" in ok)
     for name in ok:
         if name == "wofs":  # from the clear series alone
-            out[name] = wofs_summary(ds)
+            out[name] = series["wofs"]
             continue
         # every other product is made from the geomedian, so needs_gm held for it
         if gm is None:
@@ -79,7 +81,7 @@ def annual_products(
         elif name == "tasselled_cap":
             out[name] = xr.Dataset(tasselled_cap(*(gm[b] for b in REFLECTANCE_BANDS)))
         elif name == "ndvi":
-            out[name] = ndvi_percentiles(ndvi(ds.red, ds.nir)).assign(ndvi=ndvi(gm.red, gm.nir))
+            out[name] = series["ndvi"].assign(ndvi=ndvi(gm.red, gm.nir))
         elif name == "ndwi":
             result = xr.Dataset({"ndwi": ndwi(gm.green, gm.nir)})
             if "swir1" in gm:
@@ -91,3 +93,43 @@ def annual_products(
             out[name] = xr.Dataset({"bu": built_up(gm.red, gm.nir, gm.swir1)})
     spatial = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}
     return {name: result.assign_coords(spatial) for name, result in out.items()}
+
+
+def _series_products(
+    ds: xr.Dataset, bands: list[str], wofs: bool, ndvi_q: bool
+) -> dict[str, xr.Dataset]:
+    """WOfS summary and NDVI percentiles in one pass over the series (``_series_numba``); equal
+    to :func:`~ecointegrity.mosaics.wofs.wofs_summary` and :func:`ndvi_percentiles`."""
+    if not (wofs or ndvi_q):
+        return {}
+    stack = band_stack(ds, bands)
+    _, _, ny, nx = stack.shape
+    wet = np.zeros((ny, nx), np.uint16)
+    clear = np.zeros((ny, nx), np.uint16)
+    percentiles = np.asarray(NDVI_PERCENTILES if ndvi_q else (), np.float64)
+    q = np.empty((len(percentiles), ny, nx), np.float32)
+    series_summary_numba(
+        stack,
+        np.asarray([bands.index(b) for b in REFLECTANCE_BANDS] if wofs else [], np.int64),
+        bands.index("red") if ndvi_q else 0,
+        bands.index("nir") if ndvi_q else 0,
+        percentiles,
+        wet,
+        clear,
+        q,
+    )
+    dims = ("y", "x")
+    coords = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}
+    out = {}
+    if wofs:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frequency = (wet / np.where(clear > 0, clear, np.nan)).astype(np.float32)
+        out["wofs"] = xr.Dataset(
+            {"wet": (dims, wet), "clear": (dims, clear), "frequency": (dims, frequency)},
+            coords=coords,
+        )
+    if ndvi_q:
+        out["ndvi"] = xr.Dataset(
+            {f"ndvi_p{p}": (dims, q[k]) for k, p in enumerate(NDVI_PERCENTILES)}, coords=coords
+        )
+    return out

@@ -17,6 +17,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from ..cube.load import band_stack
+
 __all__ = [
     "GeomedianResult",
     "geomedian_mads",
@@ -186,7 +188,6 @@ def geomad(
     Dask-backed input stays lazy, computed block by block (all dates of a block at once).
     """
     bands = list(bands) if bands is not None else [str(v) for v in ds.data_vars]
-    stacked = ds[bands].to_array("band").transpose("band", "time", "y", "x")
     nb = len(bands)
 
     def block(x: np.ndarray) -> np.ndarray:
@@ -194,14 +195,15 @@ def geomad(
         return np.concatenate([res.gm, res.emad[None], res.smad[None], res.bcmad[None],
                                res.count[None].astype(np.float32)])
 
-    data = stacked.data
-    if isinstance(data, da.Array):
+    if any(isinstance(ds[b].data, da.Array) for b in bands):
+        data = ds[bands].to_array("band").transpose("band", "time", "y", "x").data
         data = data.rechunk({0: -1, 1: -1})
         out = da.map_blocks(
             block, data, drop_axis=1, chunks=((nb + 4,), *data.chunks[2:]), dtype=np.float32
         )
     else:
-        out = block(np.asarray(data))
+        # an eager load's bands are slices of one buffer: no stacked copy of the whole series
+        out = block(band_stack(ds, bands))
     coords = {k: v for k, v in ds.coords.items() if set(v.dims) <= {"y", "x"}}
     result = xr.Dataset(
         {name: (("y", "x"), out[i]) for i, name in enumerate([*bands, "emad", "smad", "bcmad"])},

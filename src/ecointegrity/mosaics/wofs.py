@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 import xarray as xr
-from numba import float32, float64, int8, vectorize
+from numba import float32, float64, int8, njit, vectorize
 
 __all__ = ["WET", "DRY", "NOT_CLEAR", "classify_water", "wofs_summary"]
 
@@ -22,9 +22,7 @@ WET, DRY, NOT_CLEAR = 1, 0, -1
 Bands = TypeVar("Bands", xr.DataArray, np.ndarray)
 
 
-@vectorize([int8(float32, float32, float32, float32, float32, float32),
-            int8(float64, float64, float64, float64, float64, float64)], cache=True)
-def _tree(blue, green, red, nir, swir1, swir2):  # pragma: no cover - compiled by numba
+def _tree_py(blue, green, red, nir, swir1, swir2):  # pragma: no cover - compiled by numba
     # NaN input (not a clear observation) is not classified.
     if (
         blue != blue
@@ -63,6 +61,18 @@ def _tree(blue, green, red, nir, swir1, swir2):  # pragma: no cover - compiled b
     if ndi_52 > 0.34 or b1 > 249.5 or ndi_43 > 0.45 or b3 > 364.5:
         return 0
     return 1 if b1 <= 129.5 else 0
+
+
+# The same tree twice: a scalar function that other kernels inline (the annual series kernel
+# classifies each observation as it passes), and a ufunc for arrays. error_model="numpy":
+# 0/0 in a ratio gives NaN (which fails every test, as in numpy) instead of raising.
+tree = njit(cache=True, inline="always", error_model="numpy")(_tree_py)
+
+
+@vectorize([int8(float32, float32, float32, float32, float32, float32),
+            int8(float64, float64, float64, float64, float64, float64)], cache=True)
+def _tree(blue, green, red, nir, swir1, swir2):  # pragma: no cover - compiled by numba
+    return tree(blue, green, red, nir, swir1, swir2)
 
 
 def classify_water(

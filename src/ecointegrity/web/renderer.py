@@ -23,6 +23,7 @@ drawing, animation <- renderer.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -287,10 +288,15 @@ class ProductRenderer:
         pixel grid) and pasted into the picture: a zoomed-out tile over a small product costs
         what the product's pixels cost, not what the tile's area at the product's resolution
         would (GDAL warps a request's whole extent at the source resolution).
+
+        The items come from the product's coarsest overview level whose pixels are no coarser
+        than the picture's (:meth:`Product.items_for`): at a national zoom a tile reads a few
+        overview files instead of every tile COG it covers.
         """
+        _, candidates = prod.items_for(year, _pixel_metres(lonlat, bounds, crs, width, height))
         hits = [
             i
-            for i in prod.year_items(year)
+            for i in candidates
             if overlaps(lonlat, i.bbox) and all(b in i.hrefs for b in style.bands)
         ]
         if not hits:
@@ -541,3 +547,29 @@ class ProductRenderer:
         if format == "webp":
             return encode_webp(frames, durations, quality)
         return encode_gif(frames, durations)
+
+
+_EARTH_M_PER_DEG = 111_320.0  # metres per degree of longitude at the equator
+
+
+def _pixel_metres(
+    lonlat: tuple[float, float, float, float],
+    bounds: tuple[float, float, float, float],
+    crs: CRS,
+    width: int,
+    height: int,
+) -> float:
+    """The ground size (metres) of the picture's pixels, the finer of x and y: what decides
+    which overview level can draw it without showing coarser pixels."""
+    x0, y0, x1, y1 = bounds
+    if crs == WEB_MERCATOR:
+        lat = math.radians(max(-MAX_LAT, min(MAX_LAT, (lonlat[1] + lonlat[3]) / 2)))
+        scale = math.cos(lat)  # web mercator's metres are 1/cos(lat) ground metres
+        return min((x1 - x0) / width, (y1 - y0) / height) * scale
+    if crs.is_geographic:
+        lat = math.radians((lonlat[1] + lonlat[3]) / 2)
+        dx = (x1 - x0) / width * _EARTH_M_PER_DEG * math.cos(lat)
+        dy = (y1 - y0) / height * _EARTH_M_PER_DEG
+        return min(dx, dy)
+    factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
+    return min((x1 - x0) / width, (y1 - y0) / height) * float(factor)

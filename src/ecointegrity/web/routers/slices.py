@@ -49,6 +49,11 @@ def router() -> APIRouter:
         year_to: Annotated[int, Query(ge=1972, le=2100)],
         format: SliceFormat = "tif",
         band: Annotated[str | None, Query(max_length=64, pattern=NAME_PATTERN)] = None,
+        resolution: Annotated[
+            float | None,
+            Query(gt=0, le=100_000, description="Pixel size (product CRS units, e.g. 480 m); "
+                  "coarser than the product's is read from its overview levels."),
+        ] = None,
     ) -> Response:
         """A spatial and temporal extract: GeoTIFF (a band per year), NetCDF, or PNG frames (zip)."""  # noqa: E501 (the OpenAPI text)
         bbox = _bbox(west, south, east, north)
@@ -68,7 +73,7 @@ def router() -> APIRouter:
         # the product's grid overflows); the limit is on the bbox asked for, at that grid's
         # pixel size, so the answer does not depend on where the data happen to end.
         inside = _within(bbox, layer.bounds, product)
-        geobox = slice_geobox(catalog, product, inside)
+        geobox = slice_geobox(catalog, product, inside, resolution)
         west, south, east, north = bbox.as_tuple()
         share = (east - west) / (inside[2] - inside[0]) * (north - south) / (inside[3] - inside[1])
         pixels = math.ceil(geobox.shape[0] * geobox.shape[1] * share) * len(years)
