@@ -11,7 +11,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["nanpercentiles_numba"]
+__all__ = ["nanpercentiles_numba", "sorted_percentile"]
+
+
+@njit(cache=True, inline="always")
+def sorted_percentile(values: np.ndarray, k: int, percentile: float) -> float:
+    """The ``percentile`` of the first ``k`` of ``values`` (sorted ascending), interpolated
+    linearly between closest ranks (numpy's ``method="linear"``); NaN when ``k`` is 0."""
+    if k == 0:
+        return np.nan
+    rank = percentile / 100.0 * (k - 1)
+    lower = int(np.floor(rank))
+    upper = min(lower + 1, k - 1)
+    return values[lower] + (values[upper] - values[lower]) * (rank - lower)
 
 
 @njit(cache=True, parallel=True)
@@ -32,11 +44,4 @@ def nanpercentiles_numba(series: np.ndarray, percentiles: np.ndarray, out: np.nd
                     values[j + 1] = v
                     k += 1
             for q in range(percentiles.shape[0]):
-                if k == 0:
-                    out[q, row, col] = np.nan
-                    continue
-                rank = percentiles[q] / 100.0 * (k - 1)
-                lower = int(np.floor(rank))
-                upper = min(lower + 1, k - 1)
-                frac = rank - lower
-                out[q, row, col] = values[lower] + (values[upper] - values[lower]) * frac
+                out[q, row, col] = sorted_percentile(values, k, percentiles[q])

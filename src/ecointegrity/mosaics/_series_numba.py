@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._percentiles_numba import sorted_percentile
 from .wofs import NOT_CLEAR, WET, tree
 
 __all__ = ["series_summary_numba"]
@@ -80,13 +81,5 @@ def series_summary_numba(
             if do_wofs:
                 wet[row, col] = n_wet[col]
                 clear[row, col] = n_clear[col]
-            kc = k[col]
             for p in range(nq):
-                if kc == 0:
-                    q[p, row, col] = np.nan
-                    continue
-                rank = percentiles[p] / 100.0 * (kc - 1)
-                lower = int(np.floor(rank))
-                upper = min(lower + 1, kc - 1)
-                frac = rank - lower
-                q[p, row, col] = values[col, lower] + (values[col, upper] - values[col, lower]) * frac
+                q[p, row, col] = sorted_percentile(values[col], k[col], percentiles[p])
