@@ -19,11 +19,9 @@ __all__ = [
     "check_in_domain",
     "check_size",
     "crs_domain",
-    "footprint_in",
     "lonlat_to_mercator",
     "overlaps",
     "parse_crs",
-    "pixel_window",
     "tile_lonlat",
 ]
 
@@ -147,37 +145,3 @@ def check_in_domain(bbox: BBox, crs: CRS) -> BBox | None:
     if not (inside[0] < inside[2] and inside[1] < inside[3]):
         return None
     return inside
-
-
-def footprint_in(lonlat: Sequence[float], crs: CRS) -> BBox:
-    """A lon/lat box as a box in ``crs`` (exact for web mercator, densified otherwise)."""
-    if crs == WEB_MERCATOR:
-        return lonlat_to_mercator(lonlat)
-    if crs.is_geographic and crs == CRS.from_epsg(4326):
-        w, s, e, n = lonlat
-        return (w, s, e, n)
-    x0, y0, x1, y1 = transform_bounds("EPSG:4326", crs, *lonlat, densify_pts=21)
-    return (x0, y0, x1, y1)
-
-
-def pixel_window(
-    footprint: BBox, bounds: BBox, width: int, height: int
-) -> tuple[tuple[int, int, int, int], BBox] | None:
-    """The pixels of a width x height picture of ``bounds`` that ``footprint`` covers.
-
-    Returns ((col0, row0, col1, row1), their bounds), snapped outwards to whole pixels with
-    one pixel to spare (reprojection bends edges), or None where the footprint misses the
-    picture. A window over the whole picture comes back with ``bounds`` themselves.
-    """
-    x0, y0, x1, y1 = bounds
-    px, py = (x1 - x0) / width, (y1 - y0) / height
-    fx0, fy0, fx1, fy1 = footprint
-    col0 = max(0, math.floor((fx0 - x0) / px) - 1)
-    col1 = min(width, math.ceil((fx1 - x0) / px) + 1)
-    row0 = max(0, math.floor((y1 - fy1) / py) - 1)
-    row1 = min(height, math.ceil((y1 - fy0) / py) + 1)
-    if col0 >= col1 or row0 >= row1:
-        return None
-    if (col0, row0, col1, row1) == (0, 0, width, height):
-        return (0, 0, width, height), bounds
-    return (col0, row0, col1, row1), (x0 + col0 * px, y1 - row1 * py, x0 + col1 * px, y1 - row0 * py)

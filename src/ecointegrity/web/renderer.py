@@ -1,9 +1,10 @@
 """Pictures of the annual products: XYZ tiles, WMS maps, frames and animated GIF/WebP.
 
-Everything the API draws goes through :class:`ProductRenderer`, built on rio-tiler: a
-product-year is the mosaic (``rio_tiler.mosaic.mosaic_reader``) of its tile COGs, each read
-through rio-tiler's ``Reader`` (``tile()`` for web-mercator XYZ tiles, ``part()`` for a bbox in
-any CRS). How a band is drawn comes from the product's spec (:mod:`.styles`).
+Everything the API draws goes through :class:`ProductRenderer`: a product-year is the mosaic
+(first valid pixel wins) of its tile COGs, or of its overview level's files at coarse zooms,
+each sampled onto the picture's pixel grid (web-mercator XYZ tiles, or a bbox in any CRS) by
+:mod:`.sampling`. How a band is drawn comes from the product's spec (:mod:`.styles`, with
+rio-tiler's colour maps).
 
 Nodata, and every place outside the product's tiles, is transparent. A request that misses the
 data is answered with a transparent picture, never an error; a product, year or band that does
@@ -16,8 +17,8 @@ request are read; open COGs are pooled and reused across requests (:mod:`.datase
 read runs in one shared set of GDAL options (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``: no
 directory listing per open).
 
-Layering: errors <- geometry, encoding, cache, datasets, styles <- product_index <- layers,
-drawing, animation <- renderer.
+Layering: errors <- geometry, encoding, cache, datasets, sampling, styles <- product_index <-
+layers, drawing, animation <- renderer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -37,10 +39,6 @@ from rasterio._err import CPLE_BaseError  # GDAL errors rasterio passes on unwra
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
-from rio_tiler.errors import EmptyMosaicError, TileOutsideBounds
-from rio_tiler.io import Reader
-from rio_tiler.models import ImageData
-from rio_tiler.mosaic import mosaic_reader
 
 from ..cube import LocalCatalog
 from . import encoding
@@ -55,24 +53,19 @@ from .geometry import (
     check_bbox,
     check_in_domain,
     check_size,
-    footprint_in,
     lonlat_to_mercator,
     overlaps,
     parse_crs,
-    pixel_window,
     tile_lonlat,
 )
 from .layers import LayerInfo, layer_info
 from .product_index import Product, ProductIndex, ProductItem
+from .sampling import PixelMapCache, read_onto
 from .styles import ColourTable, Style, build_style
 
 __all__ = ["ProductRenderer"]
 
 log = logging.getLogger("ecointegrity.web")
-
-#: An item's reader, the band indexes to read and the item -> its pixels of the request.
-Read = Callable[[Reader, int | tuple[int, ...], ProductItem], ImageData]
-
 
 class ProductRenderer:
     """Tiles, maps and animations of the products in one or more product catalogs.
@@ -110,6 +103,7 @@ class ProductRenderer:
         self._pool = DatasetPool(max_open)
         self._empty: dict[tuple[str, int], bytes] = {}
         self._stacks: dict[tuple[str, ...], str | None] = {}  # composite bands -> stacking VRT
+        self._maps = PixelMapCache()  # an animation samples every year's files on one map
         self._tiles = BytesCache(tile_cache_mb * 2**20)
         self._reported: set[tuple[str, str, int, str]] = set()  # unreadable files logged
         self._lock = threading.Lock()
@@ -219,54 +213,63 @@ class ProductRenderer:
         return (lo, hi)
 
     # -- reading -------------------------------------------------------------------------
-    def _item_reader(self, style: Style, read: Read) -> Callable[..., ImageData]:
-        """A ``mosaic_reader`` reader: ``read`` applied to an item's bands of ``style``."""
-        options = {
-            "unscale": style.unscale,
-            "resampling_method": "nearest",
-            "reproject_method": "nearest",
-        }
-
-        def reader(item: ProductItem, *args: Any, **kwargs: Any) -> ImageData:
-            hrefs = [item.hrefs[b] for b in style.bands]
-            if len(hrefs) > 1:
-                xml = self._stacks.get(tuple(hrefs), "")
-                if xml == "":
-                    xml = self._stacks[tuple(hrefs)] = stack_vrt(hrefs)
-                if xml is not None:
-                    vrt = xml
-                    with self._pool.dataset(vrt, lambda: rasterio.open(vrt)) as ds:
-                        src = Reader(None, dataset=ds, options=options)  # type: ignore[arg-type]
-                        return read(src, tuple(range(1, len(hrefs) + 1)), item)
-            parts = []
-            for href in hrefs:
-                with self._pool.dataset(href) as ds:
-                    parts.append(read(Reader(None, dataset=ds, options=options), 1, item))  # type: ignore[arg-type]
-            if len(parts) == 1:
-                return parts[0]
-            return ImageData(
-                np.ma.concatenate([p.array for p in parts]),
-                bounds=parts[0].bounds,
-                crs=parts[0].crs,
-            )
-
-        return reader
+    def _read_item(
+        self,
+        item: ProductItem,
+        style: Style,
+        bounds: tuple[float, float, float, float],
+        crs: CRS,
+        width: int,
+        height: int,
+    ) -> np.ma.MaskedArray | None:
+        """An item's bands of ``style`` on the picture (bands, height, width), masked where
+        the item has no data; None when the item misses the picture."""
+        hrefs = [item.hrefs[b] for b in style.bands]
+        sources: list[tuple[str, Callable[[], Any] | None, int | tuple[int, ...]]]
+        if len(hrefs) > 1:
+            xml = self._stacks.get(tuple(hrefs), "")
+            if xml == "":
+                xml = self._stacks[tuple(hrefs)] = stack_vrt(hrefs)
+            if xml is not None:  # one stacked source: one pixel map, one read
+                vrt = xml
+                sources = [(vrt, lambda: rasterio.open(vrt), tuple(range(1, len(hrefs) + 1)))]
+            else:
+                sources = [(href, None, 1) for href in hrefs]
+        else:
+            sources = [(hrefs[0], None, 1)]
+        parts = []
+        for key, opener, indexes in sources:
+            with self._pool.dataset(key, opener) as ds:
+                found = self._maps.get(ds.transform, ds.crs, ds.shape, bounds, crs, width, height)
+                if found is None:
+                    return None
+                parts.append(read_onto(ds, indexes, found, unscale=style.unscale))
+        return parts[0] if len(parts) == 1 else np.ma.concatenate(parts)
 
     def _mosaic(
-        self, items: Sequence[ProductItem], style: Style, read: Read
+        self,
+        items: Sequence[ProductItem],
+        style: Style,
+        bounds: tuple[float, float, float, float],
+        crs: CRS,
+        width: int,
+        height: int,
     ) -> np.ma.MaskedArray | None:
-        """Mosaic of ``read`` over the items (first valid pixel wins); None when nothing is read."""
-        try:
-            # Serial: a tile reads one or two small windows, less work than a thread pool's start.
-            img, _ = mosaic_reader(
-                list(items),
-                self._item_reader(style, read),
-                threads=0,
-                allowed_exceptions=(TileOutsideBounds,),
-            )
-        except EmptyMosaicError:
-            return None
-        return img.array
+        """The items' mosaic on the picture (the first item with a valid pixel wins, as
+        rio-tiler's ``FirstMethod``); None when no item covers it. Stops once it is full."""
+        out: np.ma.MaskedArray | None = None
+        for item in items:
+            part = self._read_item(item, style, bounds, crs, width, height)
+            if part is None:
+                continue
+            if out is None:
+                out = part
+            else:
+                hole = np.ma.getmaskarray(out)
+                out[hole] = part[hole]
+            if not np.ma.getmaskarray(out).any():
+                break
+        return out
 
     def _read_part(
         self,
@@ -284,10 +287,10 @@ class ProductRenderer:
         ``lonlat`` is the same area in longitude/latitude: items that miss it, or lack one of
         the style's bands, are never opened. None when no item covers the area.
 
-        Each item is read only where it lies (its footprint, snapped outwards to the output's
-        pixel grid) and pasted into the picture: a zoomed-out tile over a small product costs
-        what the product's pixels cost, not what the tile's area at the product's resolution
-        would (GDAL warps a request's whole extent at the source resolution).
+        Each item is sampled onto the picture's pixels (:mod:`.sampling`: nearest neighbour,
+        from the internal overview that matches the picture's pixels, reading only the source
+        window the picture covers): a zoomed-out tile over a small product costs what the
+        product's pixels cost, and a tile costs its pixels' decoding, not a warper's set-up.
 
         The items come from the product's coarsest overview level whose pixels are no coarser
         than the picture's (:meth:`Product.items_for`): at a national zoom a tile reads a few
@@ -301,35 +304,9 @@ class ProductRenderer:
         ]
         if not hits:
             return None
-
-        def read(r: Reader, idx: int | tuple[int, ...], item: ProductItem) -> ImageData:
-            window = pixel_window(footprint_in(item.bbox, crs), bounds, width, height)
-            if window is None:
-                raise TileOutsideBounds(f"{item.id} is outside the requested area")
-            (col0, row0, col1, row1), part_bounds = window
-            # Reader.part() on the area's bounds is what Reader.tile() does after its
-            # tile_exists() check; that check reprojects the COG's bounds on every call (~2 ms),
-            # and the lon/lat boxes above already made it.
-            img = r.part(
-                part_bounds,
-                dst_crs=crs,
-                bounds_crs=crs,
-                width=col1 - col0,
-                height=row1 - row0,
-                max_size=None,
-                indexes=idx,
-            )
-            if (col0, row0, col1, row1) == (0, 0, width, height):
-                return img
-            full = np.ma.MaskedArray(
-                np.zeros((img.count, height, width), dtype=img.array.dtype), mask=True
-            )
-            full[:, row0:row1, col0:col1] = img.array
-            return ImageData(full, bounds=bounds, crs=crs)
-
         try:
             with self._read_slot(), rasterio.Env(**GDAL_OPTIONS):
-                return self._mosaic(hits, style, read)
+                return self._mosaic(hits, style, bounds, crs, width, height)
         except (RasterioError, CPLE_BaseError) as err:
             self._report_unreadable(prod, year, hits, err)
             raise UnreadableData(prod.name, year) from err
@@ -511,16 +488,19 @@ class ProductRenderer:
             )
         merc = lonlat_to_mercator(box)
         layout = Layout.make(style, merc, int(size), attribution)
-        data: list[np.ma.MaskedArray | None] = []
-        for year in years:
+
+        def read(year: int) -> np.ma.MaskedArray | None:
             try:
-                data.append(
-                    self._read_bbox(
-                        prod, style, year, merc, WEB_MERCATOR, layout.map_w, layout.map_h
-                    )
+                return self._read_bbox(
+                    prod, style, year, merc, WEB_MERCATOR, layout.map_w, layout.map_h
                 )
             except UnknownYear:  # a year without data is a "no data" frame, not an error
-                data.append(None)
+                return None
+
+        # Years are read two at a time: decoding releases the GIL, and each read still takes
+        # one of the read slots, so an animation cannot crowd out the tiles of other viewers.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            data = list(pool.map(read, years))
         return draw_frames(style, layout, years, data, attribution)
 
     def animation(
