@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -261,6 +262,124 @@ def test_app_shell_is_installable(server):
         asset = next(part.split('"')[0] for part in index.text.split('src="')[1:] if part.startswith("/assets/"))
         assert "immutable" in client.get(asset).headers["cache-control"]
         assert "/" not in client.get("/openapi.json").json()["paths"], "the pages stay out of the API schema"
+
+
+def _raw(client, path: str, accept: str) -> tuple[dict, bytes]:
+    """Headers and body bytes as sent (not decoded) for an ``Accept-Encoding``."""
+    with client.stream("GET", path, headers={"Accept-Encoding": accept}) as response:
+        assert response.status_code == 200, path
+        return dict(response.headers), b"".join(response.iter_raw())
+
+
+def test_static_files_go_precompressed(server, report):
+    """Finding 6: JS and CSS went uncompressed (181 kB instead of 54). The build writes brotli
+    and gzip twins; each request gets the one its Accept-Encoding allows, identity otherwise."""
+    import httpx
+
+    if not (STATIC_DIR / "index.html").is_file():
+        _required("the web app is not built (make web)")
+    with httpx.Client(base_url=server) as client:
+        index = client.get("/").text
+        sw = client.get("/sw.js").text
+        shell = json.loads(sw.split("const SHELL = ")[1].split(";")[0])
+        assert len(shell) == len(set(shell)), "Cache.addAll() rejects a request named twice"
+        # the app's first load: its entry, the chunk both pages share, its CSS
+        assets = [p for p in shell if p.startswith("/assets/") and "dashboard" not in p]
+        assert all(p in shell for p in index.split('"') if p.startswith("/assets/"))
+        sent = {"identity": 0, "gzip": 0, "br": 0}
+        for path in [*assets, "/", "/sw.js", "/manifest.webmanifest"]:
+            plain_headers, plain = _raw(client, path, "identity")
+            assert "content-encoding" not in plain_headers
+            assert "Accept-Encoding" in plain_headers["vary"]
+            gz_headers, gz = _raw(client, path, "gzip, deflate")
+            assert gz_headers["content-encoding"] == "gzip"
+            assert gzip.decompress(gz) == plain
+            br_headers, br = _raw(client, path, "gzip, deflate, br")
+            assert br_headers["content-encoding"] == "br"
+            assert len(br) <= len(gz) < len(plain)
+            assert br_headers["content-type"] == plain_headers["content-type"]
+            assert br_headers["cache-control"] == plain_headers["cache-control"]
+            # a coding refused with q=0 is not used
+            assert _raw(client, path, "br;q=0, gzip")[0]["content-encoding"] == "gzip"
+            if path in assets:
+                sent["identity"] += len(plain)
+                sent["gzip"] += len(gz)
+                sent["br"] += len(br)
+        assert client.get("/assets/missing.js").status_code == 404
+        assert client.get("/assets/..%2Fsw.js").status_code == 404
+    assert sent["br"] < sent["identity"] / 3
+    report(f"react2eo app JS+CSS on the wire (first load): {sent['identity'] / 1024:.0f} kB plain, "
+           f"{sent['gzip'] / 1024:.0f} kB gzip, {sent['br'] / 1024:.0f} kB brotli")
+
+
+def test_manifest_allows_any_orientation_and_a_full_bleed_maskable_icon(server):
+    """Finding 6: the manifest locked portrait; the 512 maskable icon had transparent corners
+    (launchers cut a shape out of it: the corners showed black or white)."""
+    import httpx
+
+    if not (STATIC_DIR / "index.html").is_file():
+        _required("the web app is not built (make web)")
+    with httpx.Client(base_url=server) as client:
+        manifest = client.get("/manifest.webmanifest").json()
+        assert "orientation" not in manifest
+        maskable = [i for i in manifest["icons"] if "maskable" in i.get("purpose", "")]
+        assert maskable
+        for icon in maskable:
+            image = Image.open(io.BytesIO(client.get(icon["src"]).content)).convert("RGBA")
+            assert image.size == (512, 512)
+            alpha = np.asarray(image)[..., 3]
+            assert alpha.min() == 255, f"{icon['src']} has transparent pixels"
+
+
+def test_service_worker_installs_and_an_offline_reload_shows_the_last_products(chromium, server, shots):
+    """Finding 6: sw.js listed one chunk twice, so it never installed and an offline reload gave
+    the browser's error page. Now: it installs, and offline the app opens with its notice, the
+    product tabs and the map tiles last seen (kept by the service worker)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
+                                      has_touch=True, locale="es-MX", base_url=server,
+                                      service_workers="allow")
+        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto("/")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15_000)
+        caches = page.evaluate("caches.keys()")
+        assert any(k.startswith("r2eo-") and k != "r2eo-data-v1" for k in caches), caches
+        # Online, under the worker's control: what is seen is kept
+        page.reload()
+        _settled(page)
+        tabs_online = page.locator("#tabs [role=tab]").count()
+        assert tabs_online > 0
+        kept = page.evaluate("""async () => {
+            const cache = await caches.open("r2eo-data-v1");
+            return (await cache.keys()).map((r) => new URL(r.url).pathname);
+        }""")
+        assert "/api/products" in kept and any(k.startswith("/api/tiles/") for k in kept)
+
+        context.set_offline(True)
+        page.reload()
+        page.wait_for_selector("#offline", state="visible", timeout=15_000)
+        page.wait_for_function(
+            "document.querySelectorAll('#map img.leaflet-tile-loaded').length > 0", timeout=15_000)
+        assert page.locator("#tabs [role=tab]").count() == tabs_online
+        page.wait_for_selector("#splash", state="hidden")
+        # the splash's icon came from the cache too
+        assert page.evaluate("document.querySelector('#splash img').naturalWidth") > 0
+        page.screenshot(path=shots / "20-offline-reload-es.png")
+        page.click("#lang")
+        page.wait_for_function("document.documentElement.lang === 'en'")
+        page.screenshot(path=shots / "21-offline-reload-en.png")
+        context.set_offline(False)
+        browser.close()
+    assert not errors, f"JavaScript errors: {errors}"
 
 
 def test_country_switch_flies_the_map(phone, shots):

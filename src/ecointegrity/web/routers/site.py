@@ -4,16 +4,20 @@ The front end is built from ``frontend/`` by npm (``make web``) into ``web/stati
 pages, hashed assets (cached for a year: a new build gets new names), a web app manifest, icons
 and a service worker. The pages themselves are revalidated on every load, so a new build reaches
 phones at once.
+
+Text files come with brotli (``.br``) and gzip (``.gz``) twins made by the build; each request
+gets the smallest one its ``Accept-Encoding`` allows (as nginx's ``gzip_static``), so the
+181 kB of JavaScript and CSS travel as about 50 kB without compressing per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import mimetypes
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 __all__ = ["STATIC_DIR", "mount_site", "router"]
 
@@ -33,8 +37,43 @@ _ROOT_FILES = {
     "icon.svg": "image/svg+xml",
     "icon-192.png": "image/png",
     "icon-512.png": "image/png",
+    "icon-maskable-512.png": "image/png",
 }
 _REVALIDATE = {"Cache-Control": "no-cache"}
+_IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+# content coding -> suffix of the build's precompressed twin, smallest first
+_TWINS = (("br", ".br"), ("gzip", ".gz"))
+
+
+def accepted_codings(accept_encoding: str) -> set[str]:
+    """The content codings an ``Accept-Encoding`` header allows (those with q > 0)."""
+    codings = set()
+    for part in accept_encoding.split(","):
+        token, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if token.strip() and q > 0:
+            codings.add(token.strip().lower())
+    return codings
+
+
+def _file(path: Path, media_type: str, request: Request, headers: dict[str, str]) -> Response:
+    """``path``, or its precompressed twin in a coding the client accepts."""
+    codings = accepted_codings(request.headers.get("accept-encoding", ""))
+    twins = [(c, path.with_name(path.name + s)) for c, s in _TWINS]
+    if any(twin.is_file() for _, twin in twins):
+        headers = {**headers, "Vary": "Accept-Encoding"}  # caches must tell the codings apart
+        for coding, twin in twins:
+            if coding in codings and twin.is_file():
+                return FileResponse(twin, media_type=media_type,
+                                    headers={**headers, "Content-Encoding": coding})
+    return FileResponse(path, media_type=media_type, headers=headers)
 
 
 def router(static_dir: Path = STATIC_DIR) -> APIRouter:
@@ -42,49 +81,47 @@ def router(static_dir: Path = STATIC_DIR) -> APIRouter:
     static_dir = Path(static_dir)
     site = APIRouter(include_in_schema=False)
 
-    def page(name: str) -> Callable[[], Response]:
-        def serve() -> Response:
+    def page(name: str) -> Callable[[Request], Response]:
+        def serve(request: Request) -> Response:
             path = static_dir / f"{name}.html"
             if not path.is_file():
                 return HTMLResponse(_NOT_BUILT, status_code=503, headers=_REVALIDATE)
-            return FileResponse(path, media_type="text/html", headers=_REVALIDATE)
+            return _file(path, "text/html", request, _REVALIDATE)
 
         return serve
 
     site.get("/", response_model=None)(page("index"))
     site.get("/dashboard", response_model=None)(page("dashboard"))
 
-    def root_file(name: str, media_type: str) -> Callable[[], Response]:
+    def root_file(name: str, media_type: str) -> Callable[[Request], Response]:
         # A closure, not default arguments: FastAPI would publish those as query parameters
         # (and ``?name=../..`` would then read any file).
-        def serve() -> Response:
+        def serve(request: Request) -> Response:
             path = static_dir / name
             if not path.is_file():
                 return HTMLResponse("not built", status_code=404)
             # The service worker must be revalidated, or browsers keep an old one for a day.
-            return FileResponse(path, media_type=media_type, headers=_REVALIDATE)
+            return _file(path, media_type, request, _REVALIDATE)
 
         return serve
 
     for name, media_type in _ROOT_FILES.items():
         site.get(f"/{name}", response_model=None)(root_file(name, media_type))
+
+    assets = static_dir / "assets"
+
+    @site.get("/assets/{name}", response_model=None)
+    def asset(name: str, request: Request) -> Response:
+        """A hashed asset (one path segment: nothing outside the folder), cached for a year."""
+        path = assets / name
+        if name.startswith(".") or not path.is_file():
+            return HTMLResponse("not found", status_code=404)
+        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return _file(path, media_type, request, _IMMUTABLE)
+
     return site
 
 
 def mount_site(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
-    """Serve the site: its routes, the hashed assets at ``/assets`` (cached for a year)."""
+    """Serve the site: its pages, root files and hashed assets."""
     app.include_router(router(static_dir))
-    app.mount(
-        "/assets",
-        StaticFiles(directory=Path(static_dir) / "assets", check_dir=False),
-        name="assets",
-    )
-
-    @app.middleware("http")
-    async def immutable_assets(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith("/assets/") and response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        return response
