@@ -382,6 +382,83 @@ def test_service_worker_installs_and_an_offline_reload_shows_the_last_products(c
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def test_export_dialog_never_mixes_animations(phone, server, shots):
+    """Finding 3: while a new GIF was made, the previous one and its reaction buttons stayed
+    visible (CSS display overrode ``hidden``); a reaction tapped then went to the old animation;
+    the new one showed the old one's pressed button and thanks; a double tap sent two requests;
+    Share showed where the browser cannot share."""
+    page, context, errors = phone
+    page.goto("/")
+    page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+    page.wait_for_selector("#splash", state="hidden")
+    page.locator("#play").click()  # a still map: the two exports cover the same view
+    ready = ("r2eo.exportPhase === 'ready' && document.querySelector('#gif').complete"
+             " && document.querySelector('#gif').naturalWidth > 0")
+
+    page.locator("#export").click()
+    page.wait_for_function(ready, timeout=60_000)
+    first = page.evaluate("r2eo.animation.id")
+    page.locator("#like").click()
+    page.wait_for_function("r2eo.reaction === 'like'")
+    assert page.locator("#react-status").inner_text() != ""
+    page.locator("#result form button").click()  # close
+
+    # the next export is held at the network: the dialog shows only that it is being made
+    held = []
+    context.route("**/api/animations", lambda route: held.append(route))
+    page.locator("#export").click()
+    page.wait_for_function("r2eo.exportPhase === 'exporting'")
+    for hidden in ("#gif", "#download", "#share", "#link-row", "#react", "#like", "#dislike"):
+        assert not page.locator(hidden).is_visible(), f"{hidden} is visible during an export"
+    assert page.locator("#result-status").inner_text() == "Creando tu GIF…"
+    page.screenshot(path=shots / "10-export-in-progress.png")
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_function(ready, timeout=60_000)
+    context.unroute("**/api/animations")
+    second = page.evaluate("r2eo.animation.id")
+    assert page.locator("#react").get_attribute("data-animation") == str(second)
+    if second != first:  # the same view and years may give the same animation back
+        assert page.locator("#like").get_attribute("aria-pressed") == "false"
+        assert page.locator("#dislike").get_attribute("aria-pressed") == "false"
+        assert page.locator("#react-status").inner_text() == ""
+
+    # Share only where the browser can share; otherwise the GIF's link to copy
+    can_share = page.evaluate("typeof navigator.share === 'function'")
+    assert page.locator("#share").is_visible() == can_share
+    assert page.locator("#link-row").is_visible() == (not can_share)
+    url = page.evaluate("new URL(r2eo.animation.url, location.href).href")
+    if not can_share:
+        assert page.locator("#link").input_value() == url
+
+    # a reaction in flight: buttons wait; a double tap and a quick change send nothing more
+    reacted = []
+    context.route("**/api/animations/*/reactions", lambda route: reacted.append(route))
+    before = page.request.get("/api/reactions/summary").json()["totals"]
+    pressed = page.evaluate("r2eo.reaction")
+    target = "dislike" if pressed != "dislike" else "like"
+    other = "like" if target == "dislike" else "dislike"
+    page.locator(f"#{target}").click()
+    page.wait_for_function(f"document.getElementById('{target}').disabled")
+    page.evaluate(f"document.getElementById('{target}').click(); document.getElementById('{other}').click()")
+    page.wait_for_timeout(300)
+    assert len(reacted) == 1, "one request per tap sequence while one is in flight"
+    reacted[0].continue_()
+    page.wait_for_function(f"r2eo.reaction === '{target}' && !document.getElementById('{target}').disabled")
+    context.unroute("**/api/animations/*/reactions")
+    after = page.request.get("/api/reactions/summary").json()["totals"]
+    assert after["reactions"] - before["reactions"] == (0 if pressed else 1)
+    assert page.locator(f"#{target}").get_attribute("aria-pressed") == "true"
+    assert page.locator(f"#{other}").get_attribute("aria-pressed") == "false"
+    page.screenshot(path=shots / "11-export-reacted-es.png")
+    # the dialog's words follow the language (the modal dialog covers the button: clicked by script)
+    page.evaluate("document.getElementById('lang').click()")
+    assert page.locator("#react-status").inner_text().startswith("Thank you")
+    page.screenshot(path=shots / "12-export-reacted-en.png")
+    page.evaluate("document.getElementById('lang').click()")
+    assert not errors, f"JavaScript errors: {errors}"
+
+
 def test_country_switch_flies_the_map(phone, shots):
     """The header's switch lists the API's countries (Spanish first, English on request) and
     flies the map to the chosen one."""

@@ -20,8 +20,14 @@ const state = (window.r2eo = {
   year: null,
   playing: true,
   firstFrameMs: null, // ms from navigation start to the first animation frame on screen
-  animation: null, // the last exported animation
+  // the export dialog (see renderExport)
+  exportPhase: null,
+  exportTicket: 0,
+  exportMessage: null,
+  animation: null,
   reaction: null,
+  reactMessage: null,
+  sending: null,
   country: null, // the country last chosen in the switch
   mapCentre: () => map?.getCenter(),
   shownReady: () => Boolean(stack?.isReady(state.year)), // the year on screen has all its tiles
@@ -230,58 +236,95 @@ function exportBbox() {
   return { west: box.getWest(), south: box.getSouth(), east: box.getEast(), north: box.getNorth() };
 }
 
+// The export dialog is one explicit state, drawn by renderExport() alone:
+//   exportPhase: null (never opened) | "exporting" | "ready" | "failed" | "nodata"
+//   animation:   the animation shown, "ready" only; every reaction names its id
+//   reaction:    this browser's reaction to that animation (remembered per animation)
+//   sending:     the id of the animation whose reaction is in flight (its buttons wait)
+// Each export takes a ticket; an older export's answer arriving late is dropped, so the dialog
+// never shows one animation's picture with another's reactions.
+function renderExport() {
+  const ready = state.exportPhase === "ready" && state.animation;
+  const animation = ready ? state.animation : null;
+  const img = $("gif");
+  img.hidden = !ready;
+  if (animation) {
+    const product = state.products.find((p) => p.product === animation.product);
+    img.alt = `${product ? product.title : animation.product} ${animation.year_from}–${animation.year_to}`;
+    if (img.getAttribute("src") !== animation.url) img.src = animation.url;
+    const download = $("download");
+    download.href = animation.url;
+    download.download = `react2eo-${animation.product}-${animation.year_from}-${animation.year_to}.gif`;
+    $("link").value = new URL(animation.url, location.href).href;
+  } else {
+    img.removeAttribute("src");
+  }
+  $("download").hidden = !ready;
+  // Share where the browser has it; elsewhere, the GIF's link to copy
+  $("share").hidden = !(ready && navigator.share);
+  $("link-row").hidden = !(ready && !navigator.share);
+  $("react").hidden = !ready;
+  $("react").dataset.animation = animation ? String(animation.id) : "";
+  const busy = Boolean(animation) && state.sending === animation.id;
+  for (const value of ["like", "dislike"]) {
+    $(value).setAttribute("aria-pressed", String(Boolean(animation) && state.reaction === value));
+    $(value).disabled = busy;
+  }
+  $("export").disabled = state.exportPhase === "exporting";
+  const say = (message) => (message ? t(message.key) + (message.detail ? ` (${message.detail})` : "") : "");
+  $("result-status").textContent = say(state.exportMessage);
+  $("react-status").textContent = ready ? say(state.reactMessage) : "";
+}
+
 async function exportGif() {
   const dialog = $("result");
-  const status = $("result-status");
-  const img = $("gif");
-  img.hidden = true;
-  $("download").hidden = true;
-  $("share").hidden = true;
-  $("react").hidden = true;
-  status.textContent = t("exporting");
+  const ticket = ++state.exportTicket;
+  Object.assign(state, { animation: null, reaction: null, reactMessage: null });
   if (!dialog.open) dialog.showModal?.() ?? dialog.setAttribute("open", "");
   const bbox = exportBbox();
   if (!bbox) {
-    status.textContent = t("noData");
+    Object.assign(state, { exportPhase: "nodata", exportMessage: { key: "noData" } });
+    renderExport();
     return;
   }
+  Object.assign(state, { exportPhase: "exporting", exportMessage: { key: "exporting" } });
+  renderExport();
   const product = current();
   try {
     const animation = await api.createAnimation({
       product: product.product, bbox, year_from: state.yearFrom, year_to: state.yearTo, fps: GIF.fps, size: GIF.size,
     });
-    state.animation = animation;
-    const name = `react2eo-${animation.product}-${animation.year_from}-${animation.year_to}.gif`;
-    img.alt = `${product.title} ${animation.year_from}–${animation.year_to}`;
-    img.src = animation.url;
-    img.hidden = false;
-    const download = $("download");
-    download.href = animation.url;
-    download.download = name;
-    download.hidden = false;
-    setupShare(animation, name, product);
-    state.reaction = storedReaction(animation.id);
-    showReaction();
-    $("react").hidden = false;
-    status.textContent = "";
+    if (ticket !== state.exportTicket) return; // a newer export took over
+    Object.assign(state, {
+      exportPhase: "ready", exportMessage: null, animation, reaction: storedReaction(animation.id),
+    });
   } catch (error) {
-    status.textContent = `${t("exportFailed")}: ${error.message}`;
+    if (ticket !== state.exportTicket) return;
+    Object.assign(state, { exportPhase: "failed", exportMessage: { key: "exportFailed", detail: error.message } });
   }
+  renderExport();
 }
 
-function setupShare(animation, name, product) {
-  const share = $("share");
-  if (!navigator.share) return;
-  share.hidden = false;
-  share.onclick = async () => {
-    const title = `React-2-EO · ${product.title} ${animation.year_from}–${animation.year_to}`;
-    try {
-      const blob = await (await fetch(animation.url)).blob();
-      const file = new File([blob], name, { type: blob.type || "image/gif" });
-      if (navigator.canShare?.({ files: [file] })) await navigator.share({ files: [file], title });
-      else await navigator.share({ title, url: new URL(animation.url, location.href).href });
-    } catch { /* the user closed the share sheet */ }
-  };
+async function shareAnimation() {
+  const animation = state.animation;
+  if (!animation || !navigator.share) return;
+  const product = state.products.find((p) => p.product === animation.product);
+  const title = `React-2-EO · ${product ? product.title : animation.product} ${animation.year_from}–${animation.year_to}`;
+  try {
+    const blob = await (await fetch(animation.url)).blob();
+    const file = new File([blob], $("download").download, { type: blob.type || "image/gif" });
+    if (navigator.canShare?.({ files: [file] })) await navigator.share({ files: [file], title });
+    else await navigator.share({ title, url: new URL(animation.url, location.href).href });
+  } catch { /* the user closed the share sheet */ }
+}
+
+async function copyLink() {
+  const field = $("link");
+  field.select();
+  try {
+    await navigator.clipboard.writeText(field.value);
+    $("copy").textContent = t("copied");
+  } catch { /* no clipboard here: the link stays selected to copy by hand */ }
 }
 
 function browserToken() {
@@ -301,24 +344,24 @@ function storedReaction(animationId) {
   try { return localStorage.getItem(`r2eo-reaction-${animationId}`); } catch { return null; }
 }
 
-function showReaction() {
-  for (const value of ["like", "dislike"]) $(value).setAttribute("aria-pressed", String(state.reaction === value));
-}
-
 async function sendReaction(value) {
   const animation = state.animation;
-  if (!animation || state.reaction === value) return; // sent once; only a change is sent again
-  const status = $("react-status");
+  // One request at a time per animation, and only a change is sent again.
+  if (state.exportPhase !== "ready" || !animation || state.sending === animation.id || state.reaction === value) return;
+  state.sending = animation.id;
+  state.reactMessage = null;
+  renderExport();
   try {
     const body = { value, token: browserToken() };
     if (state.deviceLocation) body.location = state.deviceLocation; // coarsened by the server
     await api.react(animation.id, body);
-    state.reaction = value;
     try { localStorage.setItem(`r2eo-reaction-${animation.id}`, value); } catch { /* not kept */ }
-    showReaction();
-    status.textContent = t("thanks");
+    if (state.animation?.id === animation.id) Object.assign(state, { reaction: value, reactMessage: { key: "thanks" } });
   } catch (error) {
-    status.textContent = `${t("sendFailed")} (${error.message})`;
+    if (state.animation?.id === animation.id) state.reactMessage = { key: "sendFailed", detail: error.message };
+  } finally {
+    if (state.sending === animation.id) state.sending = null;
+    renderExport();
   }
 }
 
@@ -345,9 +388,11 @@ async function start() {
   $("year-from").addEventListener("change", rebuildLayers);
   $("year-to").addEventListener("change", rebuildLayers);
   $("export").addEventListener("click", exportGif);
+  $("share").addEventListener("click", shareAnimation);
+  $("copy").addEventListener("click", copyLink);
   $("like").addEventListener("click", () => sendReaction("like"));
   $("dislike").addEventListener("click", () => sendReaction("dislike"));
-  onLanguage(() => { updateRangeLabel(); setPlaying(state.playing); });
+  onLanguage(() => { updateRangeLabel(); setPlaying(state.playing); if (state.exportPhase) renderExport(); });
 
   let list;
   try {
