@@ -145,6 +145,9 @@ def test_animation_content_addressed_limits_and_reactions(client):
     gif = Image.open(io.BytesIO(client.get(info["url"]).content))
     assert gif.format == "GIF" and gif.n_frames == 3 and gif.info.get("loop") == 0
     assert max(gif.size) == 256
+    english = client.post("/api/animations", json={**body, "lang": "en"})
+    assert english.status_code == 201 and english.json()["id"] != info["id"]  # its own words
+    assert client.post("/api/animations", json={**body, "lang": "fr"}).status_code == 422
     too_many = client.post("/api/animations", json={**body, "year_from": 1980})
     assert too_many.status_code == 422 and "at most 40" in too_many.text
     too_big = client.post("/api/animations", json={**body, "size": 2048})

@@ -256,6 +256,40 @@ def test_animation_keeps_the_aspect_ratio_and_webp_works(renderer):
     assert webp.format == "WEBP" and webp.n_frames == 3 and max(webp.size) == 240
 
 
+@pytest.mark.parametrize("product", ["ndvi", "landcover-simulator-8", "geomedian"])
+def test_gif_legend_in_plain_spanish_or_english(renderer, product):
+    """The frame legend takes the product's plain words in the asked language; the map is the
+    same picture; other bands keep the data's own labels; an unknown language is refused."""
+    from ecointegrity.web.errors import InvalidRequest
+
+    bbox = (-88.44, 18.61, -88.36, 18.69)
+    frames = {lang: renderer.frames(product, [2022], bbox, size=320, attribution="x", lang=lang)[0]
+              for lang in ("es", "en")}
+    es, en = (np.asarray(frames[k].convert("RGB")) for k in ("es", "en"))
+    assert es.shape == en.shape
+    rows = np.flatnonzero((es != en).any(axis=(1, 2)))
+    assert rows.size, "the legend's words differ"
+    prod = renderer._index.product(product)
+    style = renderer._style(prod, None)
+    if style.kind != "rgb":  # (an RGB frame's palette is fitted to all of it, words too)
+        first = int(rows.min())
+        assert first >= es.shape[0] * 0.5  # the words are in the strip below the map ...
+        assert (es[:first] == en[:first]).all()  # ... and the map and the year are the same
+    words = {lang: renderer._words(prod, style, lang) for lang in ("es", "en")}
+    public = renderer.layer(product).public
+    assert words["es"].title == public["es"]["name"] and words["en"].title == public["en"]["name"]
+    assert words["es"].no_data == "sin datos" and words["en"].no_data == "no data"
+    if product == "ndvi":
+        assert (words["es"].low, words["es"].high) == ("menos verde", "más verde")
+        other = renderer._style(prod, "ndvi_p90")
+        assert renderer._words(prod, other, "es").title is None  # not the default picture
+    if product.startswith("landcover"):
+        assert words["en"].classes and words["es"].classes
+        assert set(words["en"].classes) == {c for c, _, _ in style.classes}
+    with pytest.raises(InvalidRequest, match="lang 'fr'"):
+        renderer.frames(product, [2022], bbox, size=320, lang="fr")
+
+
 # -- errors -------------------------------------------------------------------------------
 def test_unknown_product_year_band_and_bad_requests_are_typed(renderer):
     with pytest.raises(UnknownProduct, match="products: .*ndvi") as exc:

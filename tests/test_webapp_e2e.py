@@ -168,7 +168,7 @@ def test_phone_viewer_export_react_dashboard(phone, server, shots, report):
     page.wait_for_function("r2eo.product === 'ndvi'")
     page.wait_for_selector("img.leaflet-tile[src*='/api/tiles/ndvi/']", state="attached")
     assert page.locator("img.leaflet-tile[src*='/api/tiles/geomedian/']").count() == 0
-    assert "NDVI" in page.locator("#legend").inner_text()
+    assert "Vegetación" in page.locator("#legend").inner_text()
     _settled(page)
     page.screenshot(path=shots / "02-tab-ndvi.png")
 
@@ -411,8 +411,9 @@ def test_export_dialog_never_mixes_animations(phone, server, shots):
     for hidden in ("#gif", "#download", "#share", "#link-row", "#react", "#like", "#dislike"):
         assert not page.locator(hidden).is_visible(), f"{hidden} is visible during an export"
     assert page.locator("#result-status").inner_text() == "Creando tu GIF…"
-    page.screenshot(path=shots / "10-export-in-progress.png")
+    page.screenshot(path=shots / "15-export-in-progress.png")
     assert len(held) == 1
+    assert held[0].request.post_data_json["lang"] == "es"  # the GIF's words in the page's language
     held[0].continue_()
     page.wait_for_function(ready, timeout=60_000)
     context.unroute("**/api/animations")
@@ -450,12 +451,67 @@ def test_export_dialog_never_mixes_animations(phone, server, shots):
     assert after["reactions"] - before["reactions"] == (0 if pressed else 1)
     assert page.locator(f"#{target}").get_attribute("aria-pressed") == "true"
     assert page.locator(f"#{other}").get_attribute("aria-pressed") == "false"
-    page.screenshot(path=shots / "11-export-reacted-es.png")
+    page.screenshot(path=shots / "16-export-reacted-es.png")
     # the dialog's words follow the language (the modal dialog covers the button: clicked by script)
     page.evaluate("document.getElementById('lang').click()")
     assert page.locator("#react-status").inner_text().startswith("Thank you")
-    page.screenshot(path=shots / "12-export-reacted-en.png")
+    page.screenshot(path=shots / "17-export-reacted-en.png")
     page.evaluate("document.getElementById('lang').click()")
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_products_in_plain_words_in_both_languages(phone, server, shots):
+    """Finding 1: tabs were English jargon inside the Spanish interface ("Tasselled cap",
+    "NDBI", the land-cover tab 520 px wide), ramps showed bare numbers, and the legend kept
+    the old language after a switch. Now tabs, legends and ramp ends are plain words from the
+    API's ``public`` texts, and follow the language."""
+    import httpx
+
+    page, context, errors = phone
+    products = {p["product"]: p for p in httpx.get(f"{server}/api/products").json()}
+    for p in products.values():
+        assert set(p["public"]) == {"es", "en"}
+        assert p["public"]["es"]["name"] and p["public"]["en"]["name"]
+    assert products["ndvi"]["public"]["es"] == {
+        "name": "Vegetación", "summary": "Qué tan verde y tupida es la vegetación.",
+        "low": "menos verde", "high": "más verde", "classes": None}
+    page.goto("/")
+    page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+    page.wait_for_selector("#splash", state="hidden")
+    tabs = page.get_by_role("tab")
+    labels = [tabs.nth(i).inner_text() for i in range(tabs.count())]
+    for jargon in ("Tasselled cap", "NDBI", "NDWI", "NDVI", "Geomedian"):
+        assert jargon not in labels
+    expected_es = [products[k]["public"]["es"]["name"] for k in
+                   page.evaluate("r2eo.products.map((p) => p.product)")]
+    assert labels == expected_es
+    assert "Cobertura del suelo" in labels and "Vegetación" in labels and "Construcción" in labels
+    for i in range(tabs.count()):  # no tab wider than a third of the phone
+        assert tabs.nth(i).bounding_box()["width"] <= PHONE["width"] / 2
+    page.locator("#tab-ndvi").click()
+    page.wait_for_function("r2eo.product === 'ndvi'")
+    legend = page.locator("#legend")
+    assert legend.locator("strong").inner_text() == "Vegetación"
+    assert legend.locator(".scale span").all_inner_texts() == ["menos verde", "más verde"]
+    assert "-0.2" in legend.locator(".ramp").get_attribute("title")  # the numbers, on demand
+    page.screenshot(path=shots / "18-plain-ndvi-es.png")
+    page.locator("#lang").click()
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert legend.locator("strong").inner_text() == "Vegetation"
+    assert legend.locator(".scale span").all_inner_texts() == ["less green", "greener"]
+    assert page.locator("#tab-ndvi").inner_text() == "Vegetation"
+    assert page.locator("#tab-ndvi").get_attribute("aria-selected") == "true"
+    landcover = next(k for k in products if k.startswith("landcover"))
+    page.locator(f"#tab-{landcover}").click()
+    page.wait_for_function(f"r2eo.product === '{landcover}'")
+    assert legend.locator("strong").inner_text() == "Land cover"
+    names_en = list(products[landcover]["public"]["en"]["classes"].values())
+    assert legend.locator("li").all_inner_texts() == names_en
+    page.screenshot(path=shots / "19-plain-landcover-en.png")
+    page.locator("#lang").click()
+    page.wait_for_function("document.documentElement.lang === 'es'")
+    names_es = list(products[landcover]["public"]["es"]["classes"].values())
+    assert legend.locator("li").all_inner_texts() == names_es
     assert not errors, f"JavaScript errors: {errors}"
 
 

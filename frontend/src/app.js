@@ -1,10 +1,10 @@
 // React-2-EO viewer: watch a region change year by year, export it as a GIF, react to it.
 import * as api from "./api.js";
 import {
-  COUNTRY_BOUNDS, L, createMap, orderProducts, productBounds, registerServiceWorker, renderLegend, renderTabs,
+  COUNTRY_BOUNDS, L, createMap, orderProducts, plain, productBounds, productTabs, registerServiceWorker, renderLegend, renderTabs,
   setupCountrySwitch, unionBounds, watchConnection,
 } from "./common.js";
-import { applyLanguage, onLanguage, setupLanguageToggle, t } from "./i18n.js";
+import { applyLanguage, lang, onLanguage, setupLanguageToggle, t } from "./i18n.js";
 
 const FRAME_MS = 1000; // one year per second while playing
 const GIF = { size: 512, fps: 2 };
@@ -250,7 +250,7 @@ function renderExport() {
   img.hidden = !ready;
   if (animation) {
     const product = state.products.find((p) => p.product === animation.product);
-    img.alt = `${product ? product.title : animation.product} ${animation.year_from}–${animation.year_to}`;
+    img.alt = `${product ? plain(product).name : animation.product} ${animation.year_from}–${animation.year_to}`;
     if (img.getAttribute("src") !== animation.url) img.src = animation.url;
     const download = $("download");
     download.href = animation.url;
@@ -292,7 +292,7 @@ async function exportGif() {
   const product = current();
   try {
     const animation = await api.createAnimation({
-      product: product.product, bbox, year_from: state.yearFrom, year_to: state.yearTo, fps: GIF.fps, size: GIF.size,
+      product: product.product, bbox, year_from: state.yearFrom, year_to: state.yearTo, fps: GIF.fps, size: GIF.size, lang,
     });
     if (ticket !== state.exportTicket) return; // a newer export took over
     Object.assign(state, {
@@ -309,7 +309,7 @@ async function shareAnimation() {
   const animation = state.animation;
   if (!animation || !navigator.share) return;
   const product = state.products.find((p) => p.product === animation.product);
-  const title = `React-2-EO · ${product ? product.title : animation.product} ${animation.year_from}–${animation.year_to}`;
+  const title = `React-2-EO · ${product ? plain(product).name : animation.product} ${animation.year_from}–${animation.year_to}`;
   try {
     const blob = await (await fetch(animation.url)).blob();
     const file = new File([blob], $("download").download, { type: blob.type || "image/gif" });
@@ -392,7 +392,14 @@ async function start() {
   $("copy").addEventListener("click", copyLink);
   $("like").addEventListener("click", () => sendReaction("like"));
   $("dislike").addEventListener("click", () => sendReaction("dislike"));
-  onLanguage(() => { updateRangeLabel(); setPlaying(state.playing); if (state.exportPhase) renderExport(); });
+  onLanguage(() => {
+    updateRangeLabel();
+    setPlaying(state.playing);
+    if (state.exportPhase) renderExport();
+    if (!state.products.length) return;
+    renderTabs($("tabs"), productTabs(state.products), state.product, selectProduct);
+    renderLegend($("legend"), current());
+  });
 
   let list;
   try {
@@ -414,8 +421,7 @@ async function start() {
   api.countries()
     .then((countries) => setupCountrySwitch($("country"), map, countries, (c) => { state.country = c.id; }))
     .catch(() => {});
-  const tabs = state.products.map((p) => ({ key: p.product, label: p.title, description: p.description }));
-  renderTabs($("tabs"), tabs, state.products[0].product, selectProduct);
+  renderTabs($("tabs"), productTabs(state.products), state.products[0].product, selectProduct);
   selectProduct(state.products[0].product);
   setPlaying(true);
   applyLanguage();

@@ -77,6 +77,17 @@ export function unionBounds(products) {
   return all;
 }
 
+/** A product in plain words in the page's language: name, summary, low/high, classes. */
+export function plain(product) {
+  return product.public?.[lang] ?? product.public?.es
+    ?? { name: product.title, summary: product.description.split(". ")[0], low: null, high: null, classes: product.legend };
+}
+
+/** The tab items of products (plain names; the summary as the tooltip). */
+export function productTabs(products) {
+  return products.map((p) => ({ key: p.product, label: plain(p).name, description: plain(p).summary }));
+}
+
 /** Tabs (WAI-ARIA tablist: arrows move between them). ``onSelect(product)``. */
 export function renderTabs(nav, items, selected, onSelect) {
   nav.replaceChildren();
@@ -118,21 +129,27 @@ function format(value) {
   return Math.abs(value) >= 100 ? value.toFixed(0) : Number(value.toPrecision(2)).toString();
 }
 
-/** The legend of a product: a colour ramp, class swatches, or what an RGB picture shows. */
+/** The legend of a product in plain words: its name, what it shows, then a colour ramp whose
+ * ends say what they mean (the numbers stay in the tooltip), class swatches, or nothing more
+ * for a picture. Drawn again when the language changes. */
 export function renderLegend(element, product) {
+  const words = plain(product);
   element.replaceChildren();
   const title = document.createElement("strong");
-  title.textContent = product.title;
-  element.append(title);
+  title.textContent = words.name;
+  const summary = document.createElement("p");
+  summary.className = "summary";
+  summary.textContent = product.kind === "rgb" && product.default_style === "false_colour" ? t("falseColour") : words.summary;
+  element.append(title, summary);
   if (product.kind === "classes" && product.legend) {
     const list = document.createElement("ul");
     list.className = "classes";
-    for (const [code, name] of Object.entries(product.legend)) {
+    for (const code of Object.keys(product.legend)) {
       const li = document.createElement("li");
       const swatch = document.createElement("span");
       swatch.className = "swatch";
       swatch.style.background = product.legend_colors?.[code] ?? "#888";
-      li.append(swatch, document.createTextNode(name));
+      li.append(swatch, document.createTextNode(words.classes?.[code] ?? product.legend[code]));
       list.append(li);
     }
     element.append(list);
@@ -140,23 +157,21 @@ export function renderLegend(element, product) {
     const ramp = document.createElement("div");
     ramp.className = "ramp";
     ramp.style.background = `linear-gradient(to right, ${product.colormap_stops.join(", ")})`;
-    ramp.setAttribute("role", "img");
     const [lo, hi] = product.value_range ?? [0, 1];
     const raw = product.units?.[product.default_band] ?? "";
     const unit = raw === "1" ? "" : raw; // "1": dimensionless, as in CF conventions
-    ramp.setAttribute("aria-label", `${format(lo)} – ${format(hi)} ${unit}`);
+    const numbers = `${format(lo)} – ${format(hi)} ${unit}`.trim();
+    const low = words.low ?? format(lo);
+    const high = words.high ?? `${format(hi)} ${unit}`.trim();
+    ramp.setAttribute("role", "img");
+    ramp.setAttribute("aria-label", `${low} – ${high} (${numbers})`);
+    ramp.title = numbers;
     const scale = document.createElement("div");
     scale.className = "scale";
     scale.innerHTML = "<span></span><span></span>";
-    scale.children[0].textContent = format(lo);
-    scale.children[1].textContent = `${format(hi)} ${unit}`.trim();
+    scale.children[0].textContent = low;
+    scale.children[1].textContent = high;
     element.append(ramp, scale);
-  } else {
-    // An RGB picture: say which bands make the colours, briefly (the description is long).
-    const p = document.createElement("p");
-    p.textContent = t(product.default_style === "false_colour" ? "falseColour" : product.kind === "rgb" ? "trueColour" : "")
-      || product.description.split(". ")[0];
-    element.append(p);
   }
 }
 

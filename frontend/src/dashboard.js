@@ -1,7 +1,7 @@
 // React-2-EO dashboard: everyone's reactions per H3 cell, totals, and the most reacted-to regions.
 import * as api from "./api.js";
 import {
-  COUNTRY_BOUNDS, L, createMap, orderProducts, registerServiceWorker, renderLegend, renderTabs, setupCountrySwitch,
+  COUNTRY_BOUNDS, L, createMap, orderProducts, plain, productTabs, registerServiceWorker, renderLegend, renderTabs, setupCountrySwitch,
   unionBounds, watchConnection,
 } from "./common.js";
 import { onLanguage, setupLanguageToggle, t } from "./i18n.js";
@@ -39,7 +39,8 @@ function renderCellsLegend() {
 }
 
 function productTitle(name) {
-  return state.products.find((p) => p.product === name)?.title ?? name;
+  const product = state.products.find((p) => p.product === name);
+  return product ? plain(product).name : name;
 }
 
 function renderSummary(summary) {
@@ -118,7 +119,12 @@ async function start() {
   map = createMap($("map"));
   cells.addTo(map);
   renderCellsLegend();
-  onLanguage(() => { renderCellsLegend(); renderTabsNow(); });
+  onLanguage(() => {
+    renderCellsLegend();
+    renderTabsNow();
+    const shown = state.products.find((p) => p.product === (state.product || state.products[0]?.product));
+    if (shown) renderLegend($("product-legend"), shown);
+  });
   try {
     state.products = orderProducts(await api.products()).filter((p) => p.years.length);
   } catch { state.products = []; }
@@ -134,7 +140,7 @@ async function start() {
 
 function renderTabsNow() {
   const tabs = [{ key: "", label: t("allProducts") },
-    ...state.products.map((p) => ({ key: p.product, label: p.title, description: p.description }))];
+    ...productTabs(state.products)];
   renderTabs($("tabs"), tabs, state.product, (key) => { state.product = key; showProductLayer(); refresh(); });
 }
 

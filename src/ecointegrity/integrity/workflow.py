@@ -104,6 +104,14 @@ def integrity_spec(model: IntegrityNetwork) -> ProductSpec:
             "model_version": model.version,
             "hemeroby_table": model.hemeroby_table,
             "reading": "1 intact; 0.75 and above is what CONABIO calls intact; 0 fully transformed",
+            "public": {
+                "es": {"name": "Integridad ecosistémica",
+                       "summary": "Qué tan conservado está el ecosistema.",
+                       "low": "transformado", "high": "conservado"},
+                "en": {"name": "Ecosystem integrity",
+                       "summary": "How well kept the ecosystem is.",
+                       "low": "transformed", "high": "intact"},
+            },
         },
     )
 

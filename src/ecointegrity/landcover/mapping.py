@@ -78,6 +78,14 @@ def landcover_spec(scheme: str) -> ProductSpec:
             "scheme_version": sch.version,
             "default_band": "class",
             "legend": {str(c): name for c, name in sch.names("es").items()},
+            "public": {
+                "es": {"name": "Cobertura del suelo",
+                       "summary": "Qué cubre el terreno: bosque, cultivo, agua, ciudad…",
+                       "classes": {str(c): n for c, n in sch.names("es").items()}},
+                "en": {"name": "Land cover",
+                       "summary": "What covers the land: forest, crops, water, towns…",
+                       "classes": {str(c): n for c, n in sch.names("en").items()}},
+            },
         },
     )
 

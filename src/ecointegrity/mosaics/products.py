@@ -90,15 +90,67 @@ def geomedian_spec(bands: Sequence[str]) -> ProductSpec:
             "rgb": ["red", "green", "blue"],
             "false_colour": ["swir1", "nir", "green"],
             "default_band": "red",
+            "public": PUBLIC_TEXT["geomedian"],
         },
     )
+
+
+# What each product is called and shows, in plain words for the public (the web app's tabs and
+# legends, the GIFs): Spanish first. ``low``/``high`` name the two ends of a colour ramp.
+PUBLIC_TEXT: dict[str, dict[str, dict[str, str]]] = {
+    "geomedian": {
+        "es": {"name": "Vista del año",
+               "summary": "El terreno visto desde el espacio: una imagen sin nubes de cada año."},
+        "en": {"name": "View of the year",
+               "summary": "The land seen from space: one cloud-free picture for each year."},
+    },
+    "ndvi": {
+        "es": {"name": "Vegetación", "summary": "Qué tan verde y tupida es la vegetación.",
+               "low": "menos verde", "high": "más verde"},
+        "en": {"name": "Vegetation", "summary": "How green and dense the plants are.",
+               "low": "less green", "high": "greener"},
+    },
+    "tasselled_cap": {
+        "es": {"name": "Humedad", "summary": "Qué tan húmedos están el suelo y las plantas.",
+               "low": "más seco", "high": "más húmedo"},
+        "en": {"name": "Moisture", "summary": "How wet the soil and the plants are.",
+               "low": "drier", "high": "wetter"},
+    },
+    "ndwi": {
+        "es": {"name": "Agua", "summary": "Dónde hay agua en la superficie.",
+               "low": "tierra seca", "high": "agua"},
+        "en": {"name": "Water", "summary": "Where there is water on the surface.",
+               "low": "dry land", "high": "water"},
+    },
+    "wofs": {
+        "es": {"name": "Agua durante el año",
+               "summary": "En qué parte del año se vio agua en cada lugar.",
+               "low": "nunca", "high": "siempre"},
+        "en": {"name": "Water through the year",
+               "summary": "How much of the year each place was seen under water.",
+               "low": "never", "high": "always"},
+    },
+    "ndbi": {
+        "es": {"name": "Construcción", "summary": "Suelo construido o desnudo frente a vegetación.",
+               "low": "vegetación", "high": "construido"},
+        "en": {"name": "Built-up", "summary": "Built-up or bare ground against vegetation.",
+               "low": "vegetation", "high": "built-up"},
+    },
+    "bu": {
+        "es": {"name": "Ciudades", "summary": "Dónde crecen las zonas urbanas.",
+               "low": "natural", "high": "urbano"},
+        "en": {"name": "Towns and cities", "summary": "Where towns and cities grow.",
+               "low": "natural", "high": "urban"},
+    },
+}
 
 
 def _product(name: str, requires: tuple[str, ...], uses_series: bool, title: str,
              description: str, bands: tuple[ProductBand, ...], colormap: str,
              value_range: tuple[float, float], default_band: str) -> AnnualProduct:
     spec = ProductSpec(name, title, description, bands, colormap=colormap,
-                       value_range=value_range, extra={"default_band": default_band})
+                       value_range=value_range,
+                       extra={"default_band": default_band, "public": PUBLIC_TEXT[name]})
     return AnnualProduct(name, requires, uses_series, spec)
 
 

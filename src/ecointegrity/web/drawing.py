@@ -10,7 +10,7 @@ needs one global colour table.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,20 @@ class Layout:
         )
 
 
+@dataclass(frozen=True)
+class Words:
+    """The words of a frame's legend in one language, from the product's plain-language text
+    (:func:`.layers.public_text`); where one is None the legend says what the data says (the
+    band's label, the ramp's numbers, the class names of the scheme)."""
+
+    title: str | None = None  # the picture's name, beside the colour bar
+    low: str | None = None  # the colour bar's ends
+    high: str | None = None
+    summary: str | None = None  # what an RGB picture shows
+    classes: Mapping[int, str] | None = None  # class code -> name
+    no_data: str = "no data"
+
+
 def _palette(style: Style) -> tuple[list[int], dict[int, int] | None]:
     """Palette (768 values) for colour-mapped and class frames, and class code -> index."""
     pal = np.zeros((256, 3), np.uint8)
@@ -110,8 +124,10 @@ def draw_frames(
     years: Sequence[int],
     data: Sequence[np.ma.MaskedArray | None],
     attribution: str,
+    words: Words = Words(),
 ) -> list[Image.Image]:
-    """One "P"-mode frame per year (``data``: its values, None for no data), sharing one palette."""
+    """One "P"-mode frame per year (``data``: its values, None for no data), sharing one palette;
+    the legend in ``words``."""
     paletted = style.kind == "continuous" or (
         style.kind == "classes" and len(style.classes) <= _RAMP
     )
@@ -130,8 +146,8 @@ def draw_frames(
         draw = ImageDraw.Draw(img)
         _draw_label(draw, lay, str(year), ink)
         if empty:
-            _draw_nodata(draw, lay, ink)
-        _draw_legend(draw, img, lay, style, ink, present, paletted)
+            _draw_nodata(draw, lay, ink, words.no_data)
+        _draw_legend(draw, img, lay, style, ink, present, paletted, words)
         if attribution:
             font = _font(lay.small, bold=False)
             y = lay.height - lay.pad - round(lay.small * 1.5) + round(lay.small * 0.2)
@@ -215,13 +231,13 @@ def _draw_label(draw: ImageDraw.ImageDraw, lay: Layout, text: str, ink: Ink) -> 
     )
 
 
-def _draw_nodata(draw: ImageDraw.ImageDraw, lay: Layout, ink: Ink) -> None:
+def _draw_nodata(draw: ImageDraw.ImageDraw, lay: Layout, ink: Ink, text: str) -> None:
     font = _font(max(10, lay.big // 2))
     cx, cy = lay.map_x + lay.map_w / 2, lay.map_h / 2
-    left, top, right, bottom = draw.textbbox((cx, cy), "no data", font=font, anchor="mm")
+    left, top, right, bottom = draw.textbbox((cx, cy), text, font=font, anchor="mm")
     m = max(2, lay.small // 2)
     draw.rectangle((left - m, top - m, right + m, bottom + m), fill=ink("dark"))
-    draw.text((cx, cy), "no data", font=font, fill=ink("text"), anchor="mm")
+    draw.text((cx, cy), text, font=font, fill=ink("text"), anchor="mm")
 
 
 def _fmt_value(v: float) -> str:
@@ -236,13 +252,16 @@ def _draw_legend(
     ink: Ink,
     present: set[int],
     paletted: bool,
+    words: Words,
 ) -> None:
     font = _font(lay.small, bold=False)
     cy = lay.map_h + lay.pad + round(lay.small * 1.8) / 2
     if style.kind == "continuous":
-        _draw_colour_bar(draw, img, lay, style, ink, paletted)
+        _draw_colour_bar(draw, img, lay, style, ink, paletted, words)
     elif style.kind == "rgb":
-        text = f"{style.label}, reflectance {_fmt_value(style.vmin)}–{_fmt_value(style.vmax)}"
+        text = words.summary or (
+            f"{style.label}, reflectance {_fmt_value(style.vmin)}–{_fmt_value(style.vmax)}"
+        )
         draw.text(
             (lay.pad, cy),
             _fit(draw, text, font, lay.width - 2 * lay.pad),
@@ -251,20 +270,30 @@ def _draw_legend(
             anchor="lm",
         )
     else:
-        _draw_classes(draw, lay, style, ink, present, paletted)
+        _draw_classes(draw, lay, style, ink, present, paletted, words)
 
 
 def _draw_colour_bar(
-    draw: ImageDraw.ImageDraw, img: Image.Image, lay: Layout, style: Style, ink: Ink, paletted: bool
+    draw: ImageDraw.ImageDraw,
+    img: Image.Image,
+    lay: Layout,
+    style: Style,
+    ink: Ink,
+    paletted: bool,
+    words: Words,
 ) -> None:
-    """Low value, the colour map as a bar, high value, and the band's name and units."""
+    """Low end, the colour map as a bar, high end, and the picture's name (the ends in words
+    where the product has them, else the values and the band's units)."""
     font = _font(lay.small, bold=False)
     row = round(lay.small * 1.8)
     cy = lay.map_h + lay.pad + row / 2
     x, right = lay.pad, lay.width - lay.pad
     units = "" if style.units in ("", "1") else f" ({style.units})"
     lo, hi = _fmt_value(style.vmin), _fmt_value(style.vmax)
-    title = _fit(draw, style.label + units, font, max(20, (right - x) // 3))
+    if words.low and words.high:
+        lo, hi = words.low, words.high
+    name = words.title or style.label + units
+    title = _fit(draw, name, font, max(20, (right - x) // 3))
     wlo, whi, wt = (draw.textlength(t, font=font) for t in (lo, hi, title))
     gap = lay.pad
     bar0, bar1 = int(x + wlo + gap), int(right - wt - 2 * gap - whi)
@@ -293,6 +322,7 @@ def _draw_classes(
     ink: Ink,
     present: set[int],
     paletted: bool,
+    words: Words,
 ) -> None:
     """A swatch and a name per class present in the frames, in rows; "…" when they run out."""
     font = _font(lay.small, bold=False)
@@ -300,7 +330,12 @@ def _draw_classes(
     y = lay.map_h + lay.pad
     cy = y + row / 2
     x, right = lay.pad, lay.width - lay.pad
-    shown = [(c, n, i) for i, (c, n, _) in enumerate(style.classes) if not present or c in present]
+    names = words.classes or {}
+    shown = [
+        (c, names.get(c, n), i)
+        for i, (c, n, _) in enumerate(style.classes)
+        if not present or c in present
+    ]
     sw = max(6, round(lay.small * 0.9))
     r = 0
     for _code, name, i in shown:

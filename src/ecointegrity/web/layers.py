@@ -10,7 +10,29 @@ import numpy as np
 from .product_index import Product
 from .styles import Style, StyleKind, hex_colour, product_composites
 
-__all__ = ["LayerInfo", "layer_info"]
+__all__ = ["LANGUAGES", "LayerInfo", "layer_info", "public_text"]
+
+#: The languages of the public texts: Spanish first.
+LANGUAGES = ("es", "en")
+_PUBLIC_FIELDS = ("name", "summary", "low", "high")
+
+
+def public_text(spec: Any) -> dict[str, dict[str, Any]]:
+    """What a product is called and shows, in plain words, per language (``es``, ``en``):
+    ``name``, ``summary``, and ``low``/``high`` (the ends of a colour ramp) or ``classes``
+    (code -> name), from the spec's ``public`` entry. A product without one is called by its
+    title and summed up by its description's first sentence, in every language."""
+    given = spec.extra.get("public") or {}
+    first = spec.description.split(". ")[0].rstrip(".") + "." if spec.description else ""
+    out: dict[str, dict[str, Any]] = {}
+    for lang in LANGUAGES:
+        text = given.get(lang) or given.get(LANGUAGES[0]) or {}
+        entry: dict[str, Any] = {"name": spec.title, "summary": first, "low": None, "high": None}
+        entry.update({k: str(text[k]) for k in _PUBLIC_FIELDS if text.get(k)})
+        classes = text.get("classes") or spec.extra.get("legend")
+        entry["classes"] = {str(k): str(v) for k, v in classes.items()} if classes else None
+        out[lang] = entry
+    return out
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,7 @@ class LayerInfo:
     units: dict[str, str] = field(hash=False)
     legend: dict[str, str] | None = field(hash=False)
     legend_colors: dict[str, str] | None = field(hash=False)
+    public: dict[str, dict[str, Any]] = field(hash=False, default_factory=dict)
     version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +86,7 @@ class LayerInfo:
             "units": dict(self.units),
             "legend": dict(self.legend) if self.legend else None,
             "legend_colors": dict(self.legend_colors) if self.legend_colors else None,
+            "public": {lang: dict(text) for lang, text in self.public.items()},
             "version": self.version,
         }
 
@@ -100,5 +124,6 @@ def layer_info(prod: Product, style: Style) -> LayerInfo:
         units={b.name: b.units for b in spec.bands},
         legend=legend,
         legend_colors=colors,
+        public=public_text(spec),
         version=prod.version,
     )

@@ -63,6 +63,16 @@ class CountryInfo(BaseModel):
     )
 
 
+class PublicText(BaseModel):
+    """A product in plain words, in one language."""
+
+    name: str = Field(description="what the public calls it (a tab's label)")
+    summary: str = Field(description="one line: what the map shows")
+    low: str | None = Field(None, description="what the low end of the colour ramp means")
+    high: str | None = Field(None, description="what the high end of the colour ramp means")
+    classes: dict[str, str] | None = Field(None, description="class code -> name (class maps)")
+
+
 class ProductInfo(BaseModel):
     """A product as a map layer: enough to draw its tabs, legend and year range."""
 
@@ -87,6 +97,9 @@ class ProductInfo(BaseModel):
     legend: dict[str, str] | None = Field(None, description="class code -> name (class maps)")
     legend_colors: dict[str, str] | None = Field(
         None, description="class code -> #rrggbb (class maps)"
+    )
+    public: dict[str, PublicText] = Field(
+        description="the product in plain words, per language (es, en): tabs, legends, GIFs"
     )
     version: str = Field(description="changes whenever the product's data does")
     attribution: str
@@ -113,6 +126,9 @@ class AnimationRequest(BaseModel):
     )
     band: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     format: Literal["gif", "webp"] = "gif"
+    lang: Literal["es", "en"] = Field(
+        default="es", description="the language of the legend's words (Spanish by default)"
+    )
 
     @model_validator(mode="after")
     def _years(self) -> AnimationRequest:

@@ -45,7 +45,7 @@ from . import encoding
 from .animation import encode_gif, encode_webp, frame_durations
 from .cache import BytesCache
 from .datasets import GDAL_OPTIONS, DatasetPool, stack_vrt
-from .drawing import Layout, draw_frames
+from .drawing import Layout, Words, draw_frames
 from .errors import InvalidRequest, ServerBusy, UnknownYear, UnreadableData
 from .geometry import (
     MAX_LAT,
@@ -58,7 +58,7 @@ from .geometry import (
     parse_crs,
     tile_lonlat,
 )
-from .layers import LayerInfo, layer_info
+from .layers import LANGUAGES, LayerInfo, layer_info, public_text
 from .product_index import Product, ProductIndex, ProductItem
 from .sampling import PixelMapCache, read_onto
 from .styles import ColourTable, Style, build_style
@@ -465,15 +465,19 @@ class ProductRenderer:
         size: int = 512,
         band: str | None = None,
         attribution: str = "",
+        lang: str = "es",
     ) -> list[Image.Image]:
         """One labelled "P"-mode frame per year of exactly the lon/lat ``bbox``; one palette.
 
         Each frame: the map (web mercator, aspect ratio kept) on a grey "no data" background,
         the year large in the upper left, and below it a strip with the legend and the
         attribution; the frame's long side is ``size``. Years without data are "no data" frames.
+        The legend speaks ``lang`` (``es`` or ``en``): the product's plain words for its
+        default picture (:func:`.layers.public_text`), the data's own labels for other bands.
         """
         prod = self._index.product(product)
         style = self._style(prod, band)
+        words = self._words(prod, style, lang)
         years = [int(y) for y in years]
         if not years:
             raise InvalidRequest("an animation needs at least one year")
@@ -501,7 +505,25 @@ class ProductRenderer:
         # one of the read slots, so an animation cannot crowd out the tiles of other viewers.
         with ThreadPoolExecutor(max_workers=2) as pool:
             data = list(pool.map(read, years))
-        return draw_frames(style, layout, years, data, attribution)
+        return draw_frames(style, layout, years, data, attribution, words)
+
+    def _words(self, prod: Product, style: Style, lang: str) -> Words:
+        """A frame legend's words in ``lang``: plain ones for the product's default picture."""
+        if lang not in LANGUAGES:
+            raise InvalidRequest(f"lang {lang!r} must be one of {', '.join(LANGUAGES)}")
+        no_data = _NO_DATA[lang]
+        if style.name != self._style(prod, None).name:
+            return Words(no_data=no_data)
+        text = public_text(prod.spec)[lang]
+        classes = text.get("classes")
+        return Words(
+            title=text["name"],
+            low=text.get("low"),
+            high=text.get("high"),
+            summary=text["summary"],
+            classes={int(k): v for k, v in classes.items()} if classes else None,
+            no_data=no_data,
+        )
 
     def animation(
         self,
@@ -516,6 +538,7 @@ class ProductRenderer:
         hold_last_s: float = 2.0,
         format: Literal["gif", "webp"] = "gif",
         quality: int = 85,
+        lang: str = "es",
     ) -> bytes:
         """An animation, one frame per year (see :meth:`frames`), looping forever: a GIF, or
         an animated WebP (full colour, smaller; ``quality`` 0-100).
@@ -523,12 +546,15 @@ class ProductRenderer:
         Each frame shows ``1/fps`` s; the last one ``hold_last_s`` longer.
         """
         durations = frame_durations(len(years), fps, hold_last_s)  # checked before any drawing
-        frames = self.frames(product, years, bbox, size=size, band=band, attribution=attribution)
+        frames = self.frames(
+            product, years, bbox, size=size, band=band, attribution=attribution, lang=lang
+        )
         if format == "webp":
             return encode_webp(frames, durations, quality)
         return encode_gif(frames, durations)
 
 
+_NO_DATA = {"es": "sin datos", "en": "no data"}
 _EARTH_M_PER_DEG = 111_320.0  # metres per degree of longitude at the equator
 
 

@@ -105,6 +105,7 @@ def _write_animation(
         band=body.band,
         attribution=attribution,
         format=body.format,
+        lang=body.lang,
     )
     io.write_bytes_atomic(path, content)
 
@@ -155,6 +156,7 @@ def _animation_id(body: AnimationRequest, version: str) -> str:
             body.fps,
             body.size,
             body.format,
+            body.lang,
             version,
         ]
     )
