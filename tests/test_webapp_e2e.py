@@ -515,6 +515,87 @@ def test_products_in_plain_words_in_both_languages(phone, server, shots):
     assert not errors, f"JavaScript errors: {errors}"
 
 
+AXE = REPO / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _axe(page) -> list[dict]:
+    """axe-core's violations on the page as it is now (WCAG 2.1 A and AA rules)."""
+    if not AXE.is_file():
+        _required("axe-core is not installed (make: npm ci in frontend/)")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + (n.failureSummary || "").split("\\n")[1]) }));
+    }""")
+    return result
+
+
+@pytest.mark.parametrize("path, lang", [("/", "es"), ("/", "en"), ("/dashboard", "es")])
+def test_accessibility_axe_scan(phone, path, lang, report):
+    """Finding 7: an axe-core scan (its npm package, WCAG 2.1 AA and best practices) of the
+    viewer and the dashboard, Spanish and English, finds no serious or critical violation."""
+    page, context, errors = phone
+    page.goto(path)
+    if path == "/":
+        page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+        page.wait_for_selector("#splash", state="hidden")
+    else:
+        page.wait_for_selector("#tabs [role=tab]")
+    if lang == "en":
+        page.locator("#lang").click()
+        page.wait_for_function("document.documentElement.lang === 'en'")
+    violations = _axe(page)
+    if path == "/" and lang == "es":  # and the export dialog, GIF and reactions showing
+        page.locator("#export").click()
+        page.wait_for_function("r2eo.exportPhase === 'ready'", timeout=60_000)
+        violations += _axe(page)
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    report(f"react2eo axe-core {path} ({lang}): {len(violations)} violations, "
+           f"{len(serious)} serious or critical"
+           + "".join(f"; {v['id']} ({v['impact']})" for v in violations))
+    assert not serious, json.dumps(serious, indent=1, ensure_ascii=False)
+
+
+def test_targets_motion_and_tab_panel(chromium, server, shots):
+    """Finding 7: small targets ("Tablero" 60 x 16, zoom buttons 30 x 30), autoplay that ignored
+    reduced motion, the year announced every second, tabs without a panel."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
+                                      has_touch=True, locale="es-MX", base_url=server,
+                                      service_workers="block", reduced_motion="reduce")
+        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_function("window.r2eo && window.r2eo.product !== null", timeout=30_000)
+        page.wait_for_selector("#splash", state="hidden")
+        assert page.evaluate("r2eo.playing") is False, "reduced motion: no autoplay"
+        year = page.evaluate("r2eo.year")
+        page.wait_for_timeout(1500)
+        assert page.evaluate("r2eo.year") == year
+        assert page.locator("#year").get_attribute("aria-live") is None, "the year is not announced"
+        # every tab names the panel, and the panel the selected tab
+        tab = page.locator("#tabs [role=tab][aria-selected=true]")
+        assert tab.get_attribute("aria-controls") == "map"
+        assert page.locator("#map").get_attribute("role") == "tabpanel"
+        assert page.locator("#map").get_attribute("aria-labelledby") == tab.get_attribute("id")
+        # 44 x 44 px targets: header, tabs, zoom, controls (the year sliders are finding 4's)
+        small = page.evaluate("""() => [...document.querySelectorAll(
+                'header a, header button, header select, #tabs [role=tab], .leaflet-bar a, .controls button')]
+            .filter((e) => e.offsetParent !== null)
+            .map((e) => ({ id: e.id || e.className || e.textContent, ...e.getBoundingClientRect().toJSON() }))
+            .filter((r) => r.width < 44 || r.height < 44)""")
+        assert not small, small
+        page.screenshot(path=shots / "22-targets-reduced-motion.png")
+        browser.close()
+
+
 def test_country_switch_flies_the_map(phone, shots):
     """The header's switch lists the API's countries (Spanish first, English on request) and
     flies the map to the chosen one."""

@@ -423,7 +423,8 @@ async function start() {
     .catch(() => {});
   renderTabs($("tabs"), productTabs(state.products), state.products[0].product, selectProduct);
   selectProduct(state.products[0].product);
-  setPlaying(true);
+  // Play on arrival, unless the person asked their system for less motion.
+  setPlaying(!window.matchMedia?.("(prefers-reduced-motion: reduce)").matches);
   applyLanguage();
   // Never hide the map behind the splash for long, even if the first tiles are slow.
   setTimeout(() => $("splash").classList.add("gone"), 4000);

@@ -98,6 +98,7 @@ export function renderTabs(nav, items, selected, onSelect) {
     b.className = "tab";
     b.id = `tab-${item.key}`;
     b.dataset.product = item.key;
+    b.setAttribute("aria-controls", "map"); // the tab panel: the map, which shows the product
     b.textContent = item.label;
     if (item.description) b.title = item.description;
     b.addEventListener("click", () => { select(item.key); onSelect(item.key); });
@@ -109,6 +110,7 @@ export function renderTabs(nav, items, selected, onSelect) {
       const on = b.dataset.product === key;
       b.setAttribute("aria-selected", String(on));
       b.tabIndex = on ? 0 : -1;
+      if (on) document.getElementById("map")?.setAttribute("aria-labelledby", b.id);
       if (on) b.scrollIntoView?.({ block: "nearest", inline: "nearest" });
     }
   };

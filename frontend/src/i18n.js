@@ -49,8 +49,9 @@ export function applyLanguage() {
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   const button = document.getElementById("lang");
   if (button) {
+    // The accessible name starts with what the button shows ("EN"), then says what it does.
     button.textContent = lang === "es" ? "EN" : "ES";
-    button.setAttribute("aria-label", t("switchTo"));
+    button.setAttribute("aria-label", `${button.textContent}: ${t("switchTo")}`);
   }
   for (const fn of listeners) fn(lang);
 }
