@@ -689,3 +689,58 @@ def test_thirty_years_on_a_phone_over_4g(phone, server_30_years, shots, report):
     assert max(s["dom"] for s in samples) <= PREFETCH_YEARS + 2, "removed layers leave the map"
     assert frames >= 5, f"only {frames} year changes in 10 s: the animation should keep up over 4G"
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_year_slider_taps_drags_and_ticks(phone, server_30_years, shots):
+    """Finding 4: the slider was 156 x 24 px with 26 px thumbs; tapping the track did nothing;
+    with both thumbs on one year only the top one could be grabbed; no year ticks."""
+    page, context, errors = phone
+    page.goto(f"{server_30_years}/")
+    page.wait_for_function("window.r2eo && window.r2eo.product !== null", timeout=30_000)
+    page.wait_for_selector("#splash", state="hidden")
+    page.locator("#play").click()
+    assert (page.evaluate("r2eo.yearFrom"), page.evaluate("r2eo.yearTo")) == (1994, 2023)
+    track = page.locator("#range-track").bounding_box()
+    assert track["height"] >= 44 and track["width"] >= 120
+    ticks = page.locator("#range-ticks span")
+    assert ticks.count() == 30 and page.locator("#range-ticks span.major").count() == 6
+    y = track["y"] + track["height"] / 2
+
+    def x(year: int) -> float:
+        return page.evaluate(f"r2eo.rangeX({year})")
+
+    def tap(year: int) -> None:
+        page.mouse.click(x(year), y)
+
+    def drag(start: int, end: int) -> None:
+        page.mouse.move(x(start), y)
+        page.mouse.down()
+        page.mouse.move((x(start) + x(end)) / 2, y, steps=3)
+        page.mouse.move(x(end), y, steps=3)
+        page.mouse.up()
+
+    def years() -> tuple[int, int]:
+        return page.evaluate("r2eo.yearFrom"), page.evaluate("r2eo.yearTo")
+
+    tap(2000)  # a tap jumps: the nearer thumb ("from")
+    assert years() == (2000, 2023)
+    assert page.locator("#range-label").inner_text() == "2000–2023"
+    page.wait_for_function("r2eo.year >= 2000")  # the animation's layers follow the new range
+    tap(2020)  # nearer to "to"
+    assert years() == (2000, 2020)
+    drag(2000, 2010)
+    drag(2020, 2010)  # both thumbs on 2010
+    assert years() == (2010, 2010)
+    page.screenshot(path=shots / "23-slider-one-year.png")
+    drag(2010, 2005)  # pulled left: "from" comes off
+    assert years() == (2005, 2010)
+    drag(2005, 2010)
+    assert years() == (2010, 2010)
+    drag(2010, 2016)  # pulled right: "to" comes off
+    assert years() == (2010, 2016)
+    # the keyboard still works on each thumb
+    page.locator("#year-to").focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("r2eo.yearTo === 2017")
+    page.screenshot(path=shots / "24-slider-2010-2017.png")
+    assert not errors, f"JavaScript errors: {errors}"

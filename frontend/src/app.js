@@ -194,6 +194,82 @@ function setupRange(product) {
   from.value = state.yearFrom;
   to.value = state.yearTo;
   updateRangeLabel();
+  renderTicks(first, last);
+}
+
+// A tick per year on the slider, a longer one every five years.
+function renderTicks(first, last) {
+  const ticks = $("range-ticks");
+  ticks.replaceChildren();
+  if (last <= first) return;
+  for (let year = first; year <= last; year++) {
+    const tick = document.createElement("span");
+    tick.style.left = `${((year - first) / (last - first)) * 100}%`;
+    if (year % 5 === 0) tick.className = "major";
+    ticks.append(tick);
+  }
+}
+
+// Thumb centres run from half a thumb in from each end of a native range input.
+const THUMB_PX = 28;
+
+function yearAtX(clientX) {
+  const from = $("year-from");
+  const box = $("range-track").getBoundingClientRect();
+  const min = Number(from.min);
+  const max = Number(from.max);
+  const f = (clientX - box.left - THUMB_PX / 2) / Math.max(1, box.width - THUMB_PX);
+  return Math.round(min + Math.min(1, Math.max(0, f)) * (max - min));
+}
+
+// Where a year's thumb centre is on screen (for the end-to-end tests).
+state.rangeX = (year) => {
+  const from = $("year-from");
+  const box = $("range-track").getBoundingClientRect();
+  const f = (year - Number(from.min)) / Math.max(1, Number(from.max) - Number(from.min));
+  return box.left + THUMB_PX / 2 + f * (box.width - THUMB_PX);
+};
+
+function moveThumb(which, year) {
+  const input = $(which === "from" ? "year-from" : "year-to");
+  input.value = year;
+  onRangeInput({ target: input });
+}
+
+// Pointer on the slider: the nearer thumb follows it (a tap jumps); where both thumbs sit on
+// one year, the first move decides which one (left: "from", right: "to").
+function setupRangePointer() {
+  const track = $("range-track");
+  let drag = null; // { which: "from" | "to" | null, start, before }
+  track.addEventListener("pointerdown", (event) => {
+    if ($("year-from").disabled) return;
+    event.preventDefault();
+    const year = yearAtX(event.clientX);
+    const dFrom = Math.abs(year - state.yearFrom);
+    const dTo = Math.abs(year - state.yearTo);
+    let which = dFrom < dTo ? "from" : dTo < dFrom ? "to" : null;
+    if (which === null && state.yearFrom !== state.yearTo) which = year < state.yearFrom ? "from" : "to";
+    drag = { which, start: year, before: [state.yearFrom, state.yearTo] };
+    track.setPointerCapture?.(event.pointerId);
+    if (which) moveThumb(which, year);
+  });
+  track.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const year = yearAtX(event.clientX);
+    if (!drag.which) {
+      if (year === drag.start) return;
+      drag.which = year < drag.start ? "from" : "to";
+    }
+    moveThumb(drag.which, year);
+  });
+  const end = () => {
+    if (!drag) return;
+    const changed = drag.before[0] !== state.yearFrom || drag.before[1] !== state.yearTo;
+    drag = null;
+    if (changed) rebuildLayers(); // as the inputs' change event: once, on release
+  };
+  track.addEventListener("pointerup", end);
+  track.addEventListener("pointercancel", end);
 }
 
 function updateRangeLabel() {
@@ -385,6 +461,7 @@ async function start() {
   $("year-from").addEventListener("input", onRangeInput);
   $("year-to").addEventListener("input", onRangeInput);
   // Layers are rebuilt when the thumb is released, not on every step of a drag.
+  setupRangePointer();
   $("year-from").addEventListener("change", rebuildLayers);
   $("year-to").addEventListener("change", rebuildLayers);
   $("export").addEventListener("click", exportGif);
