@@ -460,6 +460,32 @@ def test_export_dialog_never_mixes_animations(phone, server, shots):
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def _seam_lines(page) -> list[tuple[str, int]]:
+    """Lines of the map's screenshot (device pixels) unlike the data on both sides of them:
+    the hairline seams between tiles at a phone's fractional pixel ratio (finding 2)."""
+    # the tiles only: vector overlays (the footprint's outline) are lines on purpose
+    page.evaluate("document.querySelector('.leaflet-overlay-pane').style.visibility = 'hidden'")
+    img = np.asarray(Image.open(io.BytesIO(page.locator("#map").screenshot())).convert("RGB"))
+    page.evaluate("document.querySelector('.leaflet-overlay-pane').style.visibility = ''")
+    colours, counts = np.unique(img.reshape(-1, 3), axis=0, return_counts=True)
+    background = colours[counts.argmax()].astype(float)  # the map's background
+    pixels = img.astype(float)
+    lines = []
+    for axis, grid in (("row", pixels), ("column", pixels.transpose(1, 0, 2))):
+        data = np.abs(grid - background).sum(axis=2) > 30
+        for i in range(2, grid.shape[0] - 2):
+            before, after = grid[i - 2], grid[i + 2]
+            # where there is data on both sides, and it is alike on both sides ...
+            alike = data[i - 2] & data[i + 2] & (np.abs(before - after).sum(axis=1) < 20)
+            if alike.sum() < 50:
+                continue
+            # ... a line that differs from it is a seam, not a feature of the map
+            unlike = np.abs(grid[i] - (before + after) / 2).sum(axis=1) > 40
+            if unlike[alike].mean() > 0.5:
+                lines.append((axis, i))
+    return lines
+
+
 def test_products_in_plain_words_in_both_languages(phone, server, shots):
     """Finding 1: tabs were English jargon inside the Spanish interface ("Tasselled cap",
     "NDBI", the land-cover tab 520 px wide), ramps showed bare numbers, and the legend kept
@@ -494,7 +520,9 @@ def test_products_in_plain_words_in_both_languages(phone, server, shots):
     assert legend.locator("strong").inner_text() == "Vegetación"
     assert legend.locator(".scale span").all_inner_texts() == ["menos verde", "más verde"]
     assert "-0.2" in legend.locator(".ramp").get_attribute("title")  # the numbers, on demand
+    _settled(page)
     page.screenshot(path=shots / "18-plain-ndvi-es.png")
+    assert not _seam_lines(page), "hairline seams between tiles (finding 2)"
     page.locator("#lang").click()
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert legend.locator("strong").inner_text() == "Vegetation"
@@ -593,6 +621,60 @@ def test_targets_motion_and_tab_panel(chromium, server, shots):
             .filter((r) => r.width < 44 || r.height < 44)""")
         assert not small, small
         page.screenshot(path=shots / "22-targets-reduced-motion.png")
+        browser.close()
+
+
+def test_first_view_fits_the_data_and_asks_location_only_on_request(chromium, server, shots):
+    """Finding 2: the data was a ~195 px square on a 390 px screen (a 6 px speck without outline
+    at zoom 7), the location prompt fired unasked at 0.8 s and granting it zoomed out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
+                                      has_touch=True, locale="es-MX", base_url=server,
+                                      service_workers="block", permissions=["geolocation"],
+                                      geolocation={"latitude": 18.65, "longitude": -88.40})
+        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+        context.add_init_script("""(() => {
+            window.__locationAsks = 0;
+            const real = navigator.geolocation.getCurrentPosition.bind(navigator.geolocation);
+            navigator.geolocation.getCurrentPosition = (...args) => { window.__locationAsks++; return real(...args); };
+        })()""")
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+        page.wait_for_selector("#splash", state="hidden")
+        page.wait_for_timeout(1500)
+        assert page.evaluate("window.__locationAsks") == 0, "no location prompt unasked"
+        # the data fills most of the phone's width, outlined
+        box = page.evaluate("""() => {
+            const b = r2eo.products.map((p) => p.bounds).reduce((a, c) =>
+                [Math.min(a[0], c[0]), Math.min(a[1], c[1]), Math.max(a[2], c[2]), Math.max(a[3], c[3])]);
+            return { width: r2eo.pointOf(b[2], b[1]).x - r2eo.pointOf(b[0], b[1]).x,
+                     map: document.getElementById('map').clientWidth };
+        }""")
+        assert box["width"] >= 0.5 * box["map"], box
+        assert page.locator("path.footprint[stroke-dasharray]").count() == 1  # the outline
+        zoom = page.evaluate("r2eo.zoom()")
+        page.locator("#near").click()
+        page.wait_for_function("r2eo.deviceLocation !== undefined && r2eo.deviceLocation !== null")
+        page.wait_for_timeout(800)  # the map's move
+        assert page.evaluate("window.__locationAsks") == 1
+        assert page.evaluate("r2eo.zoom()") >= zoom, "the location never zooms out"
+        centre = page.evaluate("r2eo.mapCentre()")
+        assert abs(centre["lat"] - 18.65) < 0.01 and abs(centre["lng"] + 88.40) < 0.01
+        # zoomed out to the minimum, the footprint is still outlined, bounded to the countries
+        page.evaluate("r2eo.setZoom(1)")
+        page.wait_for_timeout(300)
+        assert page.evaluate("r2eo.zoom()") == 4
+        # the data is a speck at zoom 4: a ring marks it
+        assert page.locator("path.footprint").count() == 1
+        assert page.locator("path.footprint[stroke-dasharray]").count() == 0
+        page.screenshot(path=shots / "25-zoom-4-ring.png")
         browser.close()
 
 

@@ -1,7 +1,7 @@
 // React-2-EO viewer: watch a region change year by year, export it as a GIF, react to it.
 import * as api from "./api.js";
 import {
-  COUNTRY_BOUNDS, L, createMap, orderProducts, plain, productBounds, productTabs, registerServiceWorker, renderLegend, renderTabs,
+  COUNTRY_BOUNDS, L, countryBounds, createMap, orderProducts, plain, productBounds, productTabs, registerServiceWorker, renderLegend, renderTabs,
   setupCountrySwitch, unionBounds, watchConnection,
 } from "./common.js";
 import { applyLanguage, lang, onLanguage, setupLanguageToggle, t } from "./i18n.js";
@@ -30,6 +30,10 @@ const state = (window.r2eo = {
   sending: null,
   country: null, // the country last chosen in the switch
   mapCentre: () => map?.getCenter(),
+  zoom: () => map?.getZoom(),
+  setZoom: (z) => map?.setZoom(z, { animate: false }),
+  pointOf: (lon, lat) => map?.latLngToContainerPoint([lat, lon]),
+  deviceLocation: null,
   shownReady: () => Boolean(stack?.isReady(state.year)), // the year on screen has all its tiles
   layerCount: () => stack?.layers.size ?? 0, // year layers on the map now (at most PREFETCH_YEARS + 2)
   peakLayerCount: 0, // the most year layers on the map at once since the page loaded
@@ -443,13 +447,36 @@ async function sendReaction(value) {
 
 // -- start --------------------------------------------------------------------------------------
 
-function locateUser(dataBounds) {
-  if (!navigator.geolocation) return;
+// Location only when asked ("Cerca de mí"), and it never zooms out: at least the regional zoom.
+function locateUser() {
+  const button = $("near");
+  button.disabled = true;
   navigator.geolocation.getCurrentPosition((position) => {
+    button.disabled = false;
     const here = L.latLng(position.coords.latitude, position.coords.longitude);
     state.deviceLocation = { lat: here.lat, lon: here.lng };
-    if (!dataBounds || dataBounds.contains(here)) map.setView(here, 11);
-  }, () => { /* declined: keep the whole area */ }, { timeout: 8000, maximumAge: 600000 });
+    map.setView(here, Math.max(map.getZoom(), 11));
+  }, () => {
+    button.disabled = false;
+    $("map-status").textContent = t("locationFailed");
+  }, { timeout: 8000, maximumAge: 600000 });
+}
+
+// The products' footprint, outlined; where it would be a speck of a few pixels (a national
+// zoom), a ring around it instead, so that people find the data.
+function outline(bounds) {
+  const style = { color: "#14532d", weight: 2, fill: false, interactive: false, className: "footprint" };
+  const box = L.rectangle(bounds, { ...style, dashArray: "5 4" });
+  const ring = L.circleMarker(bounds.getCenter(), { ...style, radius: 12, weight: 3 });
+  const update = () => {
+    const ne = map.latLngToContainerPoint(bounds.getNorthEast());
+    const sw = map.latLngToContainerPoint(bounds.getSouthWest());
+    const small = Math.min(Math.abs(ne.x - sw.x), Math.abs(ne.y - sw.y)) < 24;
+    (small ? box : ring).remove();
+    (small ? ring : box).addTo(map);
+  };
+  map.on("zoomend", update);
+  update();
 }
 
 async function start() {
@@ -490,14 +517,24 @@ async function start() {
     $("splash").querySelector("p").textContent = t("unavailable");
     return;
   }
-  // The whole country, or as much of it as the products cover.
+  // The data, fitted with a margin (or the country where there is none), outlined.
   const data = unionBounds(state.products);
-  map.fitBounds(data ?? COUNTRY_BOUNDS);
-  locateUser(data);
-  // The switch is extra: without the list of countries the viewer works as before.
+  map.fitBounds(data ?? COUNTRY_BOUNDS, { padding: [12, 12] });
+  if (data) outline(data);
+  if (navigator.geolocation) {
+    $("near").hidden = false;
+    $("near").addEventListener("click", locateUser);
+  }
+  // The switch is extra: without the list of countries the viewer works as before. People stay
+  // near the data: the countries' views and the products, with room around them.
   api.countries()
-    .then((countries) => setupCountrySwitch($("country"), map, countries, (c) => { state.country = c.id; }))
-    .catch(() => {});
+    .then((countries) => {
+      setupCountrySwitch($("country"), map, countries, (c) => { state.country = c.id; });
+      const near = L.latLngBounds(data ? [data.getSouthWest(), data.getNorthEast()] : COUNTRY_BOUNDS); // a copy: extend() mutates
+      for (const c of countries) near.extend(countryBounds(c));
+      map.setMaxBounds(near.pad(0.3));
+    })
+    .catch(() => map.setMaxBounds((data ?? L.latLngBounds(COUNTRY_BOUNDS)).pad(0.5)));
   renderTabs($("tabs"), productTabs(state.products), state.products[0].product, selectProduct);
   selectProduct(state.products[0].product);
   // Play on arrival, unless the person asked their system for less motion.
