@@ -477,6 +477,14 @@ def test_totals_and_top_animations(populated):
     assert [t.id for t in store.top_animations(1)] == ["a" * 24]
     assert [t.id for t in store.top_animations(product="wofs")] == ["b" * 24]
     assert [t.id for t in store.top_animations(year=2020)] == ["a" * 24]
+    # k-anonymity as on the map: "b" has 4 reactions, fewer than k = 5
+    assert [t.id for t in store.top_animations(min_reactions=5)] == ["a" * 24]
+    assert store.top_animations(min_reactions=11) == []
+    # counted as the map counts contributors: six reactions from one network are one
+    for i in range(6):
+        store.react("c" * 24, f"same-net-{i}", 1, lat=CDMX[0], lon=CDMX[1], network="10.0.0.0/24")
+    assert "c" * 24 not in [t.id for t in store.top_animations(min_reactions=2)]
+    assert "c" * 24 in [t.id for t in store.top_animations(min_reactions=1)]
 
 
 # --- rate limiting ---------------------------------------------------------------------------

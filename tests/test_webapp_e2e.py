@@ -220,6 +220,7 @@ def test_phone_viewer_export_react_dashboard(phone, server, shots, report):
     page.goto("/dashboard?poll=1")
     page.wait_for_function("document.querySelector('#t-likes').textContent === '1'", timeout=15_000)
     page.wait_for_selector("path.leaflet-interactive", state="attached")  # the H3 cell
+    assert page.locator(".cell-count").first.inner_text() == "1"  # its count, on the map
     assert page.locator("#top tbody tr").count() == 1
     page.screenshot(path=shots / "07-dashboard.png")
     updates = page.evaluate("r2eoDashboard.updates")
@@ -826,3 +827,53 @@ def test_year_slider_taps_drags_and_ticks(phone, server_30_years, shots):
     page.wait_for_function("r2eo.yearTo === 2017")
     page.screenshot(path=shots / "24-slider-2010-2017.png")
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_dashboard_table_empty_state_and_k_anonymity(chromium, demo_outputs, tmp_path, shots):
+    """Finding 5: the ranking shared the header's class (a green flexbox, rows cut to "18. -88"),
+    had no empty state, and showed the counts of an animation whose few reactions the map hid;
+    one hexagon was wider than the whole area."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    settings = ApiSettings(reactions_per_minute=1000, animations_per_minute=1000)  # k = 5
+    app = create_app([demo_outputs / "products", demo_outputs / "landcover"],
+                     f"sqlite:///{tmp_path / 'r.sqlite'}", tmp_path / "animations", settings)
+    with _serve(app) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
+                                      has_touch=True, locale="es-MX", base_url=url,
+                                      service_workers="block")
+        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+        page = context.new_page()
+        page.goto("/dashboard?poll=1")
+        empty = page.locator("#top td.empty")
+        empty.wait_for()
+        assert "5 reacciones" in empty.inner_text()
+        table = page.evaluate("(() => { const s = getComputedStyle(document.getElementById('top'));"
+                              " return [s.display, s.backgroundColor]; })()")
+        assert table[0] == "table" and table[1] in ("rgba(0, 0, 0, 0)", "transparent"), table
+        page.screenshot(path=shots / "26-dashboard-empty.png")
+        with httpx.Client(base_url=url) as client:
+            animation = client.post("/api/animations", json={
+                "product": "ndvi", "bbox": {"west": -88.42, "south": 18.63, "east": -88.38, "north": 18.67},
+                "year_from": 2021, "year_to": 2023}).json()
+            react = f"/api/animations/{animation['id']}/reactions"
+            location = {"lat": 18.65, "lon": -88.40}
+            for i in range(4):
+                client.post(react, json={"value": "like", "token": f"browser-{i:04d}",
+                                         "location": location}).raise_for_status()
+            page.wait_for_function("document.querySelector('#t-reactions').textContent === '4'")
+            assert empty.is_visible(), "4 reactions < k: no row, as the map shows no cell"
+            assert page.locator("path.leaflet-interactive").count() == 0
+            client.post(react, json={"value": "dislike", "token": "browser-0004",
+                                     "location": location}).raise_for_status()
+        # five reactions, but all from this machine's network: one contributor, as the map counts
+        page.wait_for_function("document.querySelector('#t-reactions').textContent === '5'")
+        page.wait_for_timeout(1500)  # another poll
+        assert empty.is_visible() and page.locator("path.leaflet-interactive").count() == 0
+        page.screenshot(path=shots / "27-dashboard-one-network.png")
+        browser.close()

@@ -26,9 +26,11 @@ function cellStyle(feature) {
   };
 }
 
+// Each cell says how many reacted, on the map; the likes and dislikes on hover or tap.
 function cellPopup(feature, layer) {
   const p = feature.properties;
-  layer.bindTooltip(`${p.likes} ${t("likes")} · ${p.dislikes} ${t("dislikes")} (${Math.round(100 * p.like_share)}%)`);
+  layer.bindTooltip(String(p.total), { permanent: true, direction: "center", className: "cell-count" });
+  layer.bindPopup(`${p.likes} ${t("likes")} · ${p.dislikes} ${t("dislikes")} (${Math.round(100 * p.like_share)}%)`);
 }
 
 function renderCellsLegend() {
@@ -51,6 +53,15 @@ function renderSummary(summary) {
   $("t-animations").textContent = totals.animations;
   const body = $("top").querySelector("tbody");
   body.replaceChildren();
+  if (!top.length) { // an empty state, not an empty table
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 5;
+    td.className = "empty";
+    td.textContent = t("noReactions", { k: summary.min_reactions_per_cell });
+    tr.append(td);
+    body.append(tr);
+  }
   for (const row of top) {
     const tr = document.createElement("tr");
     const lat = (row.miny + row.maxy) / 2;

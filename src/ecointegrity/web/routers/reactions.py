@@ -18,8 +18,10 @@ __all__ = ["h3_resolution_for_zoom", "router"]
 
 
 def h3_resolution_for_zoom(zoom: int) -> int:
-    """H3 cells about the size of a few map tiles: resolution ~ zoom / 2, within 0..9."""
-    return max(0, min(9, math.floor(zoom / 2)))
+    """H3 cells about half a map tile across (a tile spans 256 px): resolution ~ 0.6 x zoom,
+    within 0..9. Half the zoom drew one hexagon wider than a whole 6 km study area at zoom 14
+    (resolution 7, 2.5 km across); 0.6 x zoom gives resolution 8 there (0.9 km), 4 at zoom 7."""
+    return max(0, min(9, math.floor(0.6 * zoom)))
 
 
 def router() -> APIRouter:
@@ -91,7 +93,9 @@ def router() -> APIRouter:
         totals = Totals(**store.totals(product=product, year=year))
         return {
             "totals": totals.model_dump(),
-            "top": store.top_animations(10, product=product, year=year),
+            "top": store.top_animations(
+                10, product=product, year=year, min_reactions=settings.min_reactions_per_cell
+            ),
             "min_reactions_per_cell": settings.min_reactions_per_cell,
         }
 

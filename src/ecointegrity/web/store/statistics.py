@@ -248,13 +248,30 @@ class Statistics:
         }
 
     def top_animations(
-        self, n: int = 10, product: str | None = None, year: int | None = None
+        self,
+        n: int = 10,
+        product: str | None = None,
+        year: int | None = None,
+        min_reactions: int = 1,
     ) -> list[AnimationStats]:
-        """The ``n`` animations with the most reactions (then most likes, then newest)."""
+        """The ``n`` animations with the most reactions (then most likes, then newest), among
+        those with reactions from at least ``min_reactions`` contributors, counted as the map
+        counts them (:meth:`public_cells`: distinct client networks; a reaction without one
+        alone). A ranking must not show the counts of an animation whose reactions the map
+        hides as too few."""
         likes, dislikes = _like_dislike_sums()
         total = func.count(Reaction.id)
+        contributors = func.count(func.distinct(Reaction.network)) + func.sum(
+            case((Reaction.network.is_(None), 1), else_=0)
+        )
         counts = (
-            select(Reaction.animation_id, likes, dislikes, total.label("total"))
+            select(
+                Reaction.animation_id,
+                likes,
+                dislikes,
+                total.label("total"),
+                contributors.label("contributors"),
+            )
             .where(*_filters(Reaction, product, year))
             .group_by(Reaction.animation_id)
             .subquery()
@@ -262,6 +279,7 @@ class Statistics:
         stmt = (
             select(Animation, counts.c.likes, counts.c.dislikes, counts.c.total)
             .join(counts, counts.c.animation_id == Animation.id)
+            .where(counts.c.contributors >= int(min_reactions))
             .order_by(
                 counts.c.total.desc(),
                 counts.c.likes.desc(),

@@ -184,10 +184,17 @@ class Store:
         return self._statistics.totals(product=product, year=year)
 
     def top_animations(
-        self, n: int = 10, product: str | None = None, year: int | None = None
+        self,
+        n: int = 10,
+        product: str | None = None,
+        year: int | None = None,
+        min_reactions: int = 1,
     ) -> list[AnimationStats]:
-        """The ``n`` animations with the most reactions (then most likes, then newest)."""
-        return self._statistics.top_animations(n, product=product, year=year)
+        """The ``n`` animations with the most reactions (then most likes, then newest), among
+        those with at least ``min_reactions`` (the map's k)."""
+        return self._statistics.top_animations(
+            n, product=product, year=year, min_reactions=min_reactions
+        )
 
     # --- rate limiting --------------------------------------------------------------------
 
