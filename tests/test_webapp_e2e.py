@@ -107,24 +107,35 @@ def shots() -> Path:
     return root
 
 
-@pytest.fixture
-def phone(chromium: str, server: str):
+@contextlib.contextmanager
+def _phone_browser(chromium: str, base_url: str, **options):
+    """Headless Chromium at a phone's viewport (touch, pixel ratio 2.75, Spanish), service
+    workers blocked unless ``options`` say otherwise; yields (page, context, JavaScript errors)."""
     from playwright.sync_api import sync_playwright
 
+    settings = {"viewport": PHONE, "device_scale_factor": 2.75, "is_mobile": True, "has_touch": True,
+                "locale": "es-MX", "base_url": base_url, "service_workers": "block", **options}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=chromium, headless=True,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True, has_touch=True,
-                                      locale="es-MX", base_url=server, service_workers="block")
+        context = browser.new_context(**settings)
         # The base map comes from the internet; this machine has none, and the test needs none.
         context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page, context, errors
-        browser.close()
+        try:
+            yield page, context, errors
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def phone(chromium: str, server: str):
+    with _phone_browser(chromium, server) as opened:
+        yield opened
 
 
 def _settled(page) -> None:
@@ -336,20 +347,7 @@ def test_service_worker_installs_and_an_offline_reload_shows_the_last_products(c
     """Finding 6: sw.js listed one chunk twice, so it never installed and an offline reload gave
     the browser's error page. Now: it installs, and offline the app opens with its notice, the
     product tabs and the map tiles last seen (kept by the service worker)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
-                                      has_touch=True, locale="es-MX", base_url=server,
-                                      service_workers="allow")
-        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with _phone_browser(chromium, server, service_workers="allow") as (page, context, errors):
         page.goto("/")
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15_000)
         caches = page.evaluate("caches.keys()")
@@ -379,7 +377,6 @@ def test_service_worker_installs_and_an_offline_reload_shows_the_last_products(c
         page.wait_for_function("document.documentElement.lang === 'en'")
         page.screenshot(path=shots / "21-offline-reload-en.png")
         context.set_offline(False)
-        browser.close()
     assert not errors, f"JavaScript errors: {errors}"
 
 
@@ -589,18 +586,7 @@ def test_accessibility_axe_scan(phone, path, lang, report):
 def test_targets_motion_and_tab_panel(chromium, server, shots):
     """Finding 7: small targets ("Tablero" 60 x 16, zoom buttons 30 x 30), autoplay that ignored
     reduced motion, the year announced every second, tabs without a panel."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
-                                      has_touch=True, locale="es-MX", base_url=server,
-                                      service_workers="block", reduced_motion="reduce")
-        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
-        page = context.new_page()
+    with _phone_browser(chromium, server, reduced_motion="reduce") as (page, context, errors):
         page.goto("/")
         page.wait_for_function("window.r2eo && window.r2eo.product !== null", timeout=30_000)
         page.wait_for_selector("#splash", state="hidden")
@@ -622,30 +608,19 @@ def test_targets_motion_and_tab_panel(chromium, server, shots):
             .filter((r) => r.width < 44 || r.height < 44)""")
         assert not small, small
         page.screenshot(path=shots / "22-targets-reduced-motion.png")
-        browser.close()
+    assert not errors
 
 
 def test_first_view_fits_the_data_and_asks_location_only_on_request(chromium, server, shots):
     """Finding 2: the data was a ~195 px square on a 390 px screen (a 6 px speck without outline
     at zoom 7), the location prompt fired unasked at 0.8 s and granting it zoomed out."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
-                                      has_touch=True, locale="es-MX", base_url=server,
-                                      service_workers="block", permissions=["geolocation"],
-                                      geolocation={"latitude": 18.65, "longitude": -88.40})
-        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+    with _phone_browser(chromium, server, permissions=["geolocation"],
+                        geolocation={"latitude": 18.65, "longitude": -88.40}) as (page, context, errors):
         context.add_init_script("""(() => {
             window.__locationAsks = 0;
             const real = navigator.geolocation.getCurrentPosition.bind(navigator.geolocation);
             navigator.geolocation.getCurrentPosition = (...args) => { window.__locationAsks++; return real(...args); };
         })()""")
-        page = context.new_page()
         page.goto("/")
         page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
         page.wait_for_selector("#splash", state="hidden")
@@ -676,7 +651,7 @@ def test_first_view_fits_the_data_and_asks_location_only_on_request(chromium, se
         assert page.locator("path.footprint").count() == 1
         assert page.locator("path.footprint[stroke-dasharray]").count() == 0
         page.screenshot(path=shots / "25-zoom-4-ring.png")
-        browser.close()
+    assert not errors
 
 
 def test_country_switch_flies_the_map(phone, shots):
@@ -834,21 +809,11 @@ def test_dashboard_table_empty_state_and_k_anonymity(chromium, demo_outputs, tmp
     had no empty state, and showed the counts of an animation whose few reactions the map hid;
     one hexagon was wider than the whole area."""
     import httpx
-    from playwright.sync_api import sync_playwright
 
     settings = ApiSettings(reactions_per_minute=1000, animations_per_minute=1000)  # k = 5
     app = create_app([demo_outputs / "products", demo_outputs / "landcover"],
                      f"sqlite:///{tmp_path / 'r.sqlite'}", tmp_path / "animations", settings)
-    with _serve(app) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2.75, is_mobile=True,
-                                      has_touch=True, locale="es-MX", base_url=url,
-                                      service_workers="block")
-        context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
-        page = context.new_page()
+    with _serve(app) as url, _phone_browser(chromium, url) as (page, context, errors):
         page.goto("/dashboard?poll=1")
         empty = page.locator("#top td.empty")
         empty.wait_for()
@@ -876,4 +841,4 @@ def test_dashboard_table_empty_state_and_k_anonymity(chromium, demo_outputs, tmp
         page.wait_for_timeout(1500)  # another poll
         assert empty.is_visible() and page.locator("path.leaflet-interactive").count() == 0
         page.screenshot(path=shots / "27-dashboard-one-network.png")
-        browser.close()
+    assert not errors
