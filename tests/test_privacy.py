@@ -28,6 +28,7 @@ from ecointegrity.web.clients import (
     parse_trusted,
     rate_key,
 )
+from ecointegrity.web.routers.reactions import h3_resolution_for_zoom
 from ecointegrity.web.store import AnimationRecord, Store
 
 NDVI = "a" * 24  # ndvi 2019-2023
@@ -124,11 +125,18 @@ FILTERS = [
 ]
 
 
+# H3 resolution -> the first map zoom drawn at it: every resolution the API can answer
+ZOOM_FOR: dict[int, int] = {}
+for _zoom in range(23):
+    ZOOM_FOR.setdefault(h3_resolution_for_zoom(_zoom), _zoom)
+
+
 def attacker_view(world: World) -> list[Any]:
     """Every answer about reactions the attacker can request, at every resolution."""
     c = world.client(ATTACKER)
     view: list[Any] = []
-    for zoom in range(0, 20, 2):  # H3 resolutions 0..9
+    assert sorted(ZOOM_FOR) == list(range(10))
+    for zoom in sorted(ZOOM_FOR.values()):  # H3 resolutions 0..9
         for product, year in FILTERS:
             params = {k: v for k, v in (("product", product), ("year", year)) if v is not None}
             r = c.get("/api/reactions/stats", params={"zoom": zoom, **params})
@@ -366,8 +374,8 @@ def test_filtered_minus_unfiltered_reveals_nothing(tmp_path):
     view = attacker_view(like)
     assert view == attacker_view(dislike)
     # The ndvi crowd is published, whole, and the unfiltered map shows exactly that.
-    zoom6 = like.client(ATTACKER).get("/api/reactions/stats", params={"zoom": 6}).json()
-    assert [f["properties"]["total"] for f in zoom6["features"]] == [K]
+    res3 = like.client(ATTACKER).get("/api/reactions/stats", params={"zoom": ZOOM_FOR[3]}).json()
+    assert [f["properties"]["total"] for f in res3["features"]] == [K]
 
 
 def test_parent_minus_child_reveals_nothing(tmp_path):
@@ -389,10 +397,11 @@ def test_parent_minus_child_reveals_nothing(tmp_path):
     view = attacker_view(like)
     assert view == attacker_view(dislike)
     # What is published is complete (victim included), never a child leaving one behind.
-    zoom12 = like.client(ATTACKER).get("/api/reactions/stats", params={"zoom": 12}).json()
-    assert [f["properties"]["total"] for f in zoom12["features"]] == [K + 2]
-    zoom14 = like.client(ATTACKER).get("/api/reactions/stats", params={"zoom": 14}).json()
-    assert zoom14["features"] == []
+    # the parent (resolution 6) whole, never its children (resolution 7) leaving one behind
+    res6 = like.client(ATTACKER).get("/api/reactions/stats", params={"zoom": ZOOM_FOR[6]}).json()
+    assert [f["properties"]["total"] for f in res6["features"]] == [K + 2]
+    res7 = like.client(ATTACKER).get("/api/reactions/stats", params={"zoom": ZOOM_FOR[7]}).json()
+    assert res7["features"] == []
 
 
 def test_public_stats_keep_what_is_safe(tmp_path):
