@@ -65,12 +65,12 @@ def accepted_codings(accept_encoding: str) -> set[str]:
 
 def _file(path: Path, media_type: str, request: Request, headers: dict[str, str]) -> Response:
     """``path``, or its precompressed twin in a coding the client accepts."""
-    codings = accepted_codings(request.headers.get("accept-encoding", ""))
-    twins = [(c, path.with_name(path.name + s)) for c, s in _TWINS]
-    if any(twin.is_file() for _, twin in twins):
+    twins = [(c, twin) for c, s in _TWINS if (twin := path.with_name(path.name + s)).is_file()]
+    if twins:
         headers = {**headers, "Vary": "Accept-Encoding"}  # caches must tell the codings apart
+        codings = accepted_codings(request.headers.get("accept-encoding", ""))
         for coding, twin in twins:
-            if coding in codings and twin.is_file():
+            if coding in codings:
                 return FileResponse(twin, media_type=media_type,
                                     headers={**headers, "Content-Encoding": coding})
     return FileResponse(path, media_type=media_type, headers=headers)
