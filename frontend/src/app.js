@@ -323,14 +323,19 @@ function exportBbox() {
 //   sending:     the id of the animation whose reaction is in flight (its buttons wait)
 // Each export takes a ticket; an older export's answer arriving late is dropped, so the dialog
 // never shows one animation's picture with another's reactions.
+// "Vegetación 2021–2023": an animation in plain words.
+function animationTitle(animation) {
+  const product = state.products.find((p) => p.product === animation.product);
+  return `${product ? plain(product).name : animation.product} ${animation.year_from}–${animation.year_to}`;
+}
+
 function renderExport() {
   const ready = state.exportPhase === "ready" && state.animation;
   const animation = ready ? state.animation : null;
   const img = $("gif");
   img.hidden = !ready;
   if (animation) {
-    const product = state.products.find((p) => p.product === animation.product);
-    img.alt = `${product ? plain(product).name : animation.product} ${animation.year_from}–${animation.year_to}`;
+    img.alt = animationTitle(animation);
     if (img.getAttribute("src") !== animation.url) img.src = animation.url;
     const download = $("download");
     download.href = animation.url;
@@ -388,8 +393,7 @@ async function exportGif() {
 async function shareAnimation() {
   const animation = state.animation;
   if (!animation || !navigator.share) return;
-  const product = state.products.find((p) => p.product === animation.product);
-  const title = `React-2-EO · ${product ? plain(product).name : animation.product} ${animation.year_from}–${animation.year_to}`;
+  const title = `React-2-EO · ${animationTitle(animation)}`;
   try {
     const blob = await (await fetch(animation.url)).blob();
     const file = new File([blob], $("download").download, { type: blob.type || "image/gif" });
