@@ -10,7 +10,13 @@ non-commercial batdetect2 (`pip install -e ".[batdetect2]"`).
   assume correct!"), so batdetect2 scores ~1 on them by construction: for us the figure is
   agreement with batdetect2, not accuracy;
 - agreement on the contrib files: the share of batdetect2's detections scoring >= 0.5 that we
-  also detect (recall at each model's own operating threshold, 10 ms tolerance).
+  also detect (recall at each model's own operating threshold, 10 ms tolerance);
+- precision and recall at each model's shipped threshold against the example annotations, and
+  the duplicate rate: detections per matched call (1.0 = each call reported once; harmonics
+  and echoes reported as calls raise it), on the example files and against batdetect2's
+  >= 0.5 detections on the contrib files. "previous rule" is our model with the duplicate rule
+  of model v1 (split parts only: overlapping in time and sharing a band), the baseline of the
+  harmonic and echo rule.
 
     python benchmarks/bat_detection.py [--repeats 3] [--model PATH]
 
@@ -63,6 +69,7 @@ def main() -> None:
 
     from ecointegrity.acoustics import evaluate, load_detector, read_events
     from ecointegrity.acoustics.bats.batdetect2_backend import BatDetect2Backend
+    from ecointegrity.acoustics.bats.duplicates import DuplicateRule
 
     root = _audio_root()
     example, contrib = (
@@ -76,16 +83,26 @@ def main() -> None:
     # Speed at each model's operating threshold; AP over the whole score range (down to 0.05)
     # for ours (batdetect2's example "truth" is its own output at 0.3).
     ours_all = load_detector(args.model, device="cpu", threshold=0.05)
+    split_only = DuplicateRule(
+        onset_window_s=0.0, harmonic_ratios=(), harmonic_tolerance=0.0, sweep_gap_s=0.0
+    )
+    previous = load_detector(args.model, device="cpu", duplicates=split_only)
+    previous_all = load_detector(args.model, device="cpu", threshold=0.05, duplicates=split_only)
     results = {}
     for name, model, scored in (
         ("ecointegrity", ours, ours_all),
+        ("previous rule", previous, previous_all),
         ("batdetect2 1.3.1", theirs, theirs),
     ):
         ex_events, ex_rtf = _run(model, example, args.repeats)
         co_events, co_rtf = _run(model, contrib, args.repeats)
         ex_scored = ex_events if scored is model else _run(scored, example, 1)[0]
         ap = evaluate(ex_scored, truth, threshold=model.threshold).detection_ap
+        at = evaluate(ex_events, truth, threshold=model.threshold)
         results[name] = {
+            "precision": at.precision,
+            "recall": at.recall,
+            "duplicates_example": at.duplicate_rate,
             "example": ex_events,
             "contrib": co_events,
             "rtf_example": ex_rtf,
@@ -96,21 +113,24 @@ def main() -> None:
     reference = results["batdetect2 1.3.1"]["contrib"]
     reference = reference[reference.score >= 0.5]
     for r in results.values():
-        r["agreement"] = evaluate(r["contrib"], reference, threshold=r["threshold"]).recall
+        agreement = evaluate(r["contrib"], reference, threshold=r["threshold"])
+        r["agreement"], r["duplicates_contrib"] = agreement.recall, agreement.duplicate_rate
     audio_s = sum(sf.info(str(f)).duration for f in example + contrib)
     print(
         f"\n{len(example)} example files + {len(contrib)} contrib files, {audio_s:.1f} s of audio, "
         f"{torch.get_num_threads()} CPU threads\n"
     )
     print(
-        f"{'model':<20}{'threshold':>10}{'RTF example':>13}{'RTF contrib':>13}"
-        f"{'AP (example)':>14}{'agreement':>11}{'detections':>12}"
+        f"{'model':<18}{'thr':>5}{'RTF ex.':>9}{'RTF contrib':>12}{'AP ex.':>8}{'P ex.':>7}"
+        f"{'R ex.':>7}{'dup ex.':>8}{'agreement':>10}{'dup contrib':>12}{'detections':>11}"
     )
     for name, r in results.items():
         n = len(r["contrib"]) + len(r["example"])
         print(
-            f"{name:<20}{r['threshold']:>10.2f}{r['rtf_example']:>13.4f}{r['rtf_contrib']:>13.4f}{r['ap']:>14.3f}"
-            f"{r['agreement']:>11.3f}{n:>12}"
+            f"{name:<18}{r['threshold']:>5.2f}{r['rtf_example']:>9.4f}{r['rtf_contrib']:>12.4f}"
+            f"{r['ap']:>8.3f}{r['precision']:>7.3f}{r['recall']:>7.3f}"
+            f"{r['duplicates_example']:>8.3f}{r['agreement']:>10.3f}"
+            f"{r['duplicates_contrib']:>12.3f}{n:>11}"
         )
     ours_r, theirs_r = results["ecointegrity"], results["batdetect2 1.3.1"]
     speedup = (theirs_r["rtf_contrib"] + theirs_r["rtf_example"]) / (
@@ -127,6 +147,13 @@ def main() -> None:
                 "speedup_vs_batdetect2": round(speedup, 2),
                 "ap_ours": round(ours_r["ap"], 3),
                 "ap_batdetect2": round(theirs_r["ap"], 3),
+                "precision_example": round(ours_r["precision"], 3),
+                "recall_example": round(ours_r["recall"], 3),
+                "duplicates_per_call_example": round(ours_r["duplicates_example"], 3),
+                "duplicates_per_call_contrib": round(ours_r["duplicates_contrib"], 3),
+                "duplicates_per_call_previous_rule_contrib": round(
+                    results["previous rule"]["duplicates_contrib"], 3
+                ),
                 "agreement_contrib_recall": round(ours_r["agreement"], 3),
                 "rtf_ours": round(ours_r["rtf_contrib"], 4),
                 "rtf_batdetect2": round(theirs_r["rtf_contrib"], 4),

@@ -70,9 +70,10 @@ def test_calls_on_chunk_borders_are_kept_once(detector):
     rng = np.random.default_rng(3)
     rec = synth_recording(6.0, 256_000, call_types=["myotis_fm", "pipistrellus_qcf", "eptesicus_fmqcf"], rng=rng,
                           n_passes=6, snr_db=(15, 30))
-    long = detector.detect_audio(rec.audio, rec.sample_rate)
-    detector_short = load_detector(chunk_s=0.5)
-    short = detector_short.detect_audio(rec.audio, rec.sample_rate)
+    # Chunking alone: every peak kept (which peaks a duplicate rule keeps among the crowded
+    # calls of six overlapping passes depends on scores, which shift with the chunk's context).
+    long = load_detector(duplicates=None).detect_audio(rec.audio, rec.sample_rate)
+    short = load_detector(chunk_s=0.5, duplicates=None).detect_audio(rec.audio, rec.sample_rate)
     # 0.5 s chunks put a dozen borders across the calls: the same calls are found, none twice
     a = evaluate(long, rec.events.assign(recording=""), threshold=0.5)
     b = evaluate(short, rec.events.assign(recording=""), threshold=0.5)

@@ -276,6 +276,10 @@ class EvaluationReport:
         class_counts: true events per class.
         mean_ap: mean of ``per_class_ap`` over classes with true events (NaN if none).
         classification_accuracy: share of matched pairs at the threshold whose labels agree.
+        duplicate_rate: detections per matched true event at the threshold: predictions above
+            it starting within tolerance of a true event that one of them matched, divided by
+            those events (1.0 when each call is reported once; harmonics and echoes reported
+            as calls raise it).
         confusion: true label x predicted label over matched pairs at the threshold, a
             ``"missed"`` column (true events without a match) and a ``"false alarm"`` row
             (unmatched predictions, by predicted label).
@@ -298,6 +302,7 @@ class EvaluationReport:
     class_counts: dict[str, int]
     mean_ap: float
     classification_accuracy: float
+    duplicate_rate: float
     confusion: pd.DataFrame = field(repr=False)
     pr_curve: pd.DataFrame = field(repr=False)
     name: str | None = None
@@ -306,7 +311,8 @@ class EvaluationReport:
         """JSON-ready dict (NaN as None; confusion as rows/columns/counts, curve as lists)."""
         scalars = {k: getattr(self, k) for k in (
             "name", "detection_ap", "precision", "recall", "f1", "threshold", "tolerance_s",
-            "n_truth", "n_predictions", "tp", "fp", "fn", "mean_ap", "classification_accuracy")}
+            "n_truth", "n_predictions", "tp", "fp", "fn", "mean_ap", "classification_accuracy",
+            "duplicate_rate")}
         return json_ready({
             **scalars,
             "per_class_ap": dict(self.per_class_ap),
@@ -329,7 +335,8 @@ class EvaluationReport:
             f"{title}detection AP {f(self.detection_ap)}   at score >= {self.threshold:g}: "
             f"precision {f(self.precision)}  recall {f(self.recall)}  F1 {f(self.f1)}",
             f"truth {self.n_truth}  predictions {self.n_predictions}  TP {self.tp}  FP {self.fp}  "
-            f"FN {self.fn}  (tolerance {self.tolerance_s * 1000:g} ms)",
+            f"FN {self.fn}  (tolerance {self.tolerance_s * 1000:g} ms)  "
+            f"detections per matched event {f(self.duplicate_rate)}",
         ]
         if self.per_class_ap:
             width = max(12, *(len(c) for c in self.per_class_ap))
@@ -371,6 +378,25 @@ def _confusion(matches: pd.DataFrame, threshold: float) -> pd.DataFrame:
     for t, n in missed.groupby("truth_label").size().items():
         table.loc[t, MISSED] = n
     return table
+
+
+def _duplicate_rate(
+    pred: pd.DataFrame, true: pd.DataFrame, matched: pd.Index, threshold: float, tolerance_s: float
+) -> float:
+    if not len(matched):
+        return math.nan
+    above = pred[pred.score >= threshold]
+    hits = 0
+    for recording, calls in true.loc[matched].groupby("recording"):
+        starts = np.sort(above.loc[above.recording == recording, "start_time"].to_numpy())
+        t = calls["start_time"].to_numpy()
+        hits += int(
+            (
+                np.searchsorted(starts, t + tolerance_s, side="right")
+                - np.searchsorted(starts, t - tolerance_s, side="left")
+            ).sum()
+        )
+    return hits / len(matched)
 
 
 def _class_ap(pred: pd.DataFrame, truth: pd.DataFrame, cls: str, tolerance_s: float) -> float:
@@ -419,6 +445,8 @@ def evaluate(
     f1 = _f1(precision, recall)
     pairs = matches[above & matches.tp]
     accuracy = _ratio(int((pairs.pred_label == pairs.truth_label).sum()), len(pairs))
+    matched = pd.Index(pairs.truth_index.astype(int).unique())
+    duplicates = _duplicate_rate(pred, true, matched, threshold, tolerance_s)
 
     class_list = list(classes) if classes is not None else sorted(set(true.label))
     counts = {c: int((true.label == c).sum()) for c in class_list}
@@ -440,6 +468,7 @@ def evaluate(
         class_counts=counts,
         mean_ap=float(np.mean(valid)) if valid else math.nan,
         classification_accuracy=accuracy,
+        duplicate_rate=duplicates,
         confusion=_confusion(matches, threshold),
         pr_curve=curve,
         name=name,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..io import exists, is_local, join
+from ..io import atomic_path, exists, is_local, join
 from ._common import SOME_INPUTS_FAILED, SchedulerOpt, console, err, fail, progress_bar
 from ._job_metrics import JobMetrics
 
@@ -322,6 +322,37 @@ def evaluate_detections(
     if report:
         report.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
         console.print(f"report: {report}")
+
+
+@acoustics_app.command("passes")
+def passes(
+    detections: Annotated[
+        Path, typer.Argument(help="Bat detections (run folder, Parquet, CSV, Raven, ...).")
+    ],
+    out: Annotated[Path, typer.Option(help="Pass table: .csv or .parquet.")] = Path("passes.csv"),
+    max_gap: Annotated[
+        float, typer.Option(help="Silence (s) that ends a pass.")
+    ] = 1.0,
+    min_calls: Annotated[int, typer.Option(help="Leave out passes with fewer calls.")] = 1,
+) -> None:
+    """One row per bat pass: its calls, time span and class (score-weighted over its calls)."""
+    from ..acoustics import summarise_passes
+
+    try:
+        table = summarise_passes(
+            _read_event_source(detections), max_gap_s=max_gap, min_calls=min_calls
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        fail(exc)
+    with atomic_path(out, suffix=out.suffix) as tmp:
+        if out.suffix.lower() == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, index=False)
+    console.print(
+        f"{len(table)} passes in {table['recording'].nunique()} recordings "
+        f"(gap {max_gap:g} s, at least {min_calls} call(s)): {out}"
+    )
 
 
 def _read_event_source(path: Path) -> pd.DataFrame:

@@ -3,7 +3,8 @@ its training; batdetect2 as an optional backend (``bats.batdetect2_backend``, im
 asked for).
 
 Layering: ``call_types`` <- ``calls`` <- ``passes``, ``noise`` <- ``synth`` (the generator);
-``spectrogram`` <- ``network`` <- ``detector`` <- ``training``.
+``spectrogram`` <- ``network`` <- ``detector`` (``duplicates``: one detection per call) <-
+``training``; ``sequences`` summarises a run's calls per pass.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from .call_types import CALL_TYPES, CallParams, CallType
 from .calls import synth_call
 from .detector import DEFAULT_MODEL, BatDetector, load_detector
+from .duplicates import DuplicateRule, suppress_duplicates
 from .passes import synth_pass
+from .sequences import PASS_SUMMARY_COLUMNS, pass_ids, summarise_passes
 from .spectrogram import SpectrogramConfig
 from .synth import SyntheticRecording, synth_recording, write_recording, write_synthetic_dataset
 from .training import (
@@ -24,14 +27,19 @@ from .training import (
 __all__ = [
     "CALL_TYPES",
     "DEFAULT_MODEL",
+    "PASS_SUMMARY_COLUMNS",
     "BatDetector",
     "CallParams",
     "CallType",
+    "DuplicateRule",
     "SpectrogramConfig",
     "SyntheticRecording",
     "TrainingRecording",
     "load_detector",
     "load_training_recordings",
+    "pass_ids",
+    "summarise_passes",
+    "suppress_duplicates",
     "synth_call",
     "synth_pass",
     "synth_recording",

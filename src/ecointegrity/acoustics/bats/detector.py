@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +29,7 @@ from .._audio import open_audio, read_first_channel, resample
 from .._checkpoint import load_checkpoint, model_version, save_checkpoint, torch_device
 from ..detector import AudioFile, model_identity
 from ..io.event_table import EVENT_COLUMNS
+from .duplicates import DuplicateRule, suppress_duplicates
 from .network import STRIDE_F, STRIDE_T, CallNet
 from .spectrogram import SpectrogramConfig, spectrogram_batch
 
@@ -59,6 +60,8 @@ class BatDetector:
         width: channels of the network (32: ~42 k parameters).
         chunk_s, overlap_s: inference chunks and their overlap (seconds, real time).
         threshold: minimum detection score reported.
+        duplicates: when a weaker detection is a harmonic, echo or part of a stronger one's
+            call and dropped (:class:`~.duplicates.DuplicateRule`); None keeps every peak.
         batch_size: chunks per forward pass.
         device: "cpu", "cuda", or None (CUDA when available).
     """
@@ -69,6 +72,7 @@ class BatDetector:
     chunk_s: float = 2.0
     overlap_s: float = 0.2
     threshold: float = 0.3
+    duplicates: DuplicateRule | None = field(default_factory=DuplicateRule)
     batch_size: int = 8
     device: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -106,6 +110,7 @@ class BatDetector:
             "threshold": self.threshold,
             "chunk_s": self.chunk_s,
             "overlap_s": self.overlap_s,
+            "duplicates": None if self.duplicates is None else asdict(self.duplicates),
             "config": self.config.to_dict(),
             "classes": list(self.classes),
         }
@@ -178,6 +183,12 @@ class BatDetector:
                 piece = read_first_channel(f, path, span[0], span[1])
                 yield self._chunk(piece, rate, name, span)
 
+    @property
+    def class_score_columns(self) -> list[str]:
+        """The event table's columns holding every class's probability for each call, as
+        ``class_score_<class>`` (``class_score`` is the one of ``label``)."""
+        return [f"class_score_{c}" for c in self.classes]
+
     # -- inference --------------------------------------------------------------------------
     @torch.inference_mode()
     def _forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -213,7 +224,7 @@ class BatDetector:
         bandwidth = np.exp(out["size"][b, 1, f, t]) * cfg.hz_per_bin
         probs = out["classes"][b, :, f, t]  # (n, classes)
         k = probs.argmax(axis=1)
-        events = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "recording": [chunks[int(i)].recording for i in b],
                 "start_time": np.maximum(0.0, centre_t - duration / 2),
@@ -229,8 +240,7 @@ class BatDetector:
                 "model_version": self.version,
             },
             columns=EVENT_COLUMNS,
-        )
-        return _suppress_duplicates(events)
+        ).join(pd.DataFrame(probs.astype(float), columns=self.class_score_columns))
 
     def detect_chunks(self, chunks: Iterable[Chunk]) -> pd.DataFrame:
         """Detections of any chunks (of one or many recordings), in batches of ``batch_size``."""
@@ -251,8 +261,13 @@ class BatDetector:
         flush()
         parts = [p for p in parts if len(p)]
         events = (
-            pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EVENT_COLUMNS)
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=EVENT_COLUMNS + self.class_score_columns)
         )
+        # After all chunks: an echo may lie across a chunk border from its call.
+        if self.duplicates is not None:
+            events = suppress_duplicates(events, self.duplicates)
         return events.sort_values(["recording", "start_time"], ignore_index=True)
 
     def detect_audio(
@@ -315,10 +330,11 @@ class BatDetector:
         cls, path: str | Path = DEFAULT_MODEL, *, device: str | None = None, **overrides: Any
     ) -> BatDetector:
         """A saved detector; ``overrides`` replace saved inference settings (threshold,
-        chunk_s...)."""
+        chunk_s..., duplicates)."""
         state = load_checkpoint(path, "bat detector")
         settings = {k: state[k] for k in ("chunk_s", "overlap_s", "threshold")}
-        settings.update({k: v for k, v in overrides.items() if v is not None})
+        # None means "the saved setting", except for duplicates, where it means "keep all"
+        settings.update({k: v for k, v in overrides.items() if v is not None or k == "duplicates"})
         net = CallNet(len(state["classes"]), state["width"])
         net.load_state_dict(state["weights"])
         return cls(
@@ -336,26 +352,3 @@ def load_detector(model: str | Path | None = None, **overrides: Any) -> BatDetec
     """The shipped default detector, or a saved one."""
     return BatDetector.load(model or DEFAULT_MODEL, **overrides)
 
-
-def _suppress_duplicates(events: pd.DataFrame, overlap: float = 0.5) -> pd.DataFrame:
-    """Greedy non-maximum suppression: drop a detection that shares more than ``overlap`` of
-    the shorter one's time span, and some frequency range, with a higher-scoring detection of
-    the same recording (one call seen twice, e.g. its FM part and its QCF tail). Calls of two
-    bats at once lie in different bands and are kept. One batch of chunks at a time, so the
-    matrix stays small."""
-    if len(events) < 2:
-        return events
-    events = events.sort_values("score", ascending=False, ignore_index=True)
-    t0, t1, f0, f1 = (
-        events[c].to_numpy() for c in ("start_time", "end_time", "low_freq", "high_freq")
-    )
-    shared_t = np.clip(np.minimum(t1[:, None], t1) - np.maximum(t0[:, None], t0), 0, None)
-    shorter = np.maximum(np.minimum((t1 - t0)[:, None], t1 - t0), 1e-9)
-    shared_f = np.minimum(f1[:, None], f1) - np.maximum(f0[:, None], f0)
-    same = (shared_t / shorter > overlap) & (shared_f > 0)
-    same &= events["recording"].to_numpy()[:, None] == events["recording"].to_numpy()
-    keep = np.ones(len(events), bool)
-    for i in range(len(events)):
-        if keep[i]:
-            keep[i + 1 :] &= ~same[i, i + 1 :]
-    return events[keep]
