@@ -3,7 +3,8 @@
 Layering: ``errors``, ``io`` (recordings table, event table and formats) <- ``detector`` (the
 protocol) <- ``bats``, ``anthropogenic`` (wings) <- ``registry`` <- ``runner``; ``soundscape``
 (maad indices, false colour) <- ``evaluation``, ``evidence`` (per site and period, for the
-integrity model).
+integrity model). ``speech`` (Silero VAD) <- ``clips``: the only audio the project writes,
+with human speech silenced.
 
 Wings: ``bats`` (call generator, spectrogram, network, detector, training; ``batdetect2`` as an
 optional, non-commercial backend imported only when asked for), ``anthropogenic`` (gunshot,
@@ -39,6 +40,7 @@ from .bats import (
     train_detector,
     write_synthetic_dataset,
 )
+from .clips import ClipExport, export_clips
 from .detector import Detector
 from .errors import AcousticsError, AudioFileError
 from .evaluation import EvaluationReport, evaluate, match_events, plot_precision_recall
@@ -57,6 +59,7 @@ from .io import (
     write_recordings,
 )
 from .registry import resolve_detector
+from .speech import SpeechDetector, mask_speech
 from .runner import (
     DetectionRun,
     RunConflict,
@@ -79,6 +82,8 @@ __all__ = [
     "DEFAULT_ANTHROPOGENIC_MODEL",
     "DEFAULT_MODEL",
     "EVENT_COLUMNS",
+    "ClipExport",
+    "SpeechDetector",
     "DuplicateRule",
     "PERIODS",
     "RECORDING_COLUMNS",
@@ -117,6 +122,8 @@ __all__ = [
     "scan_recordings",
     "site_evidence",
     "summarise_passes",
+    "export_clips",
+    "mask_speech",
     "synth_recording",
     "synth_soundscape",
     "synthetic_training_set",

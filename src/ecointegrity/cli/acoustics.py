@@ -355,6 +355,39 @@ def passes(
     )
 
 
+@acoustics_app.command("clips")
+def clips(
+    detections: Annotated[
+        Path, typer.Argument(help="Detections (run folder, Parquet, CSV, Raven, ...).")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the clips and clips.csv.")] = Path(
+        "clips"
+    ),
+    label: Annotated[
+        list[str] | None, typer.Option(help="Only events of this label (repeatable).")
+    ] = None,
+    pad: Annotated[float, typer.Option(help="Seconds of context either side.")] = 1.0,
+) -> None:
+    """WAV clips of detections for listening, human speech silenced (never exported)."""
+    from ..acoustics.clips import export_clips
+
+    try:
+        events = _read_event_source(detections)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(exc)
+    if label:
+        events = events[events["label"].isin(label)]
+    with progress_bar() as bar:
+        task = bar.add_task("clips", total=len(events))
+        try:
+            export = export_clips(
+                events, out, pad_s=pad, progress=lambda done: bar.update(task, completed=done)
+            )
+        except ValueError as exc:
+            fail(exc)
+    console.print(str(export))
+
+
 def _read_event_source(path: Path) -> pd.DataFrame:
     """Events of a run folder (it has a run.json) or of an event file in any format."""
     from ..acoustics import read_detections, read_events
