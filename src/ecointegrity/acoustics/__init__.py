@@ -59,7 +59,6 @@ from .io import (
     write_recordings,
 )
 from .registry import resolve_detector
-from .speech import SpeechDetector, mask_speech
 from .runner import (
     DetectionRun,
     RunConflict,
@@ -75,6 +74,7 @@ from .soundscape import (
     indices_for_recordings,
     read_indices,
 )
+from .speech import SpeechDetector, mask_speech
 
 __all__ = [
     "ANTHROPOGENIC_CLASSES",
