@@ -120,20 +120,19 @@ def suppress_duplicates(events: pd.DataFrame, rule: DuplicateRule = DuplicateRul
     if len(events) < 2:
         return events
     keep = np.ones(len(events), bool)
+    columns = ("start_time", "end_time", "low_freq", "high_freq", "score")
+    all_start, all_end, all_low, all_high, all_score = (events[c].to_numpy(float) for c in columns)
     for rows in events.groupby("recording", sort=False).indices.values():
         if len(rows) < 2:
             continue
-        group = events.iloc[rows]
-        order = np.argsort(group["start_time"].to_numpy(), kind="stable")
-        rows = rows[order]
-        columns = ("start_time", "end_time", "low_freq", "high_freq")
-        start, end, low, high = (events[c].to_numpy(float)[rows] for c in columns)
+        rows = rows[np.argsort(all_start[rows], kind="stable")]
+        start, end, low, high = all_start[rows], all_end[rows], all_low[rows], all_high[rows]
         unbounded = np.isnan(low) | np.isnan(high)
         low, high = np.where(unbounded, -np.inf, low), np.where(unbounded, np.inf, high)
         i, j = duplicate_pairs(start, end, low, high, rule)
         if not len(i):
             continue
-        score = events["score"].to_numpy(float)[rows]
+        score = all_score[rows]
         # Greedy NMS: visit detections strongest first; a kept one removes its partners.
         # Neighbours as CSR over both directions of each pair.
         a, b = np.concatenate([i, j]), np.concatenate([j, i])
