@@ -37,6 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from ecointegrity.acoustics import anthropogenic as anthro
 from ecointegrity.acoustics._audio import resample
 from ecointegrity.acoustics.anthropogenic import training as anthro_training
+from ecointegrity.acoustics.anthropogenic.sources import read_clip
 
 sys.path.insert(0, str(Path(__file__).parent))
 from anthropogenic import _audio_root, belize_clips, inner_folds  # noqa: E402
@@ -83,7 +84,7 @@ def training_windows(embed: BirdNetEmbedding, clips: pd.DataFrame, backgrounds: 
     events: dict[int, list] = {}
     for row in clips.itertuples():
         if row.our_class in CLASSES:
-            events.setdefault(CLASSES.index(row.our_class), []).append(anthro_training._clip(anthro_training._read_mono(row.path, RATE), RATE))
+            events.setdefault(CLASSES.index(row.our_class), []).append(anthro_training._clip(read_clip(row.path, RATE), RATE))
     mixer = anthro_training._Mixer(events, anthro_training._background_pool(clips, backgrounds, RATE), SIZE, len(CLASSES))
     xs, ys = [], []
     for _ in range(n):

@@ -183,6 +183,8 @@ def test_tune_thresholds_picks_the_best_f1():
     assert 0.3 < got["gunshot"] <= 0.35  # all three shots, none of the 0.3 scores
     assert got["dog"] == 0.5  # a tie over 0.25-0.6 goes to the threshold nearest 0.5
     assert got["siren"] == 0.5  # no positives: the default
+    few = tune_thresholds(scores, ["gunshot", "dog"], min_positives=4)
+    assert few == {"gunshot": 0.5, "dog": 0.5}  # three positives each: too few to tune on
 
 
 def test_fine_tune_keeps_classes_and_records_the_base(detector, tmp_path):
@@ -204,3 +206,22 @@ def test_fine_tune_keeps_classes_and_records_the_base(detector, tmp_path):
     assert all(torch.equal(before[k], v) for k, v in detector.net_.state_dict().items())  # the base is untouched
     with pytest.raises(ValueError, match="keeps the classes"):
         train_anthropogenic(pd.DataFrame(rows), classes=["gunshot"], steps=1, init=detector)
+
+
+def test_training_draws_each_source_equally_and_hears_events_far_away():
+    from ecointegrity.acoustics.anthropogenic.training import _Clip, _Mixer
+
+    rng = np.random.default_rng(0)
+    many = [_Clip(np.ones(100, np.float32), np.array([50]), "big") for _ in range(99)]
+    one = [_Clip(np.ones(100, np.float32), np.array([50]), "small")]
+    mixer = _Mixer({0: many + one}, [np.zeros(32000, np.float32)], 32000, 1)
+    picks = [mixer._pick(0, rng).source for _ in range(2000)]
+    assert 0.45 < picks.count("small") / len(picks) < 0.55  # not 1 in 100
+    click = np.zeros(16000, np.float32)
+    click[1000] = 1.0
+    far = mixer._far(click, rng)
+    spectrum = np.abs(np.fft.rfft(far))
+    freqs = np.fft.rfftfreq(len(far), 1 / 16000)
+    assert spectrum[freqs > 6000].mean() < 0.1 * spectrum[freqs < 500].mean()  # absorbed highs
+    assert np.abs(far[4000:8000]).max() > 0  # a reverberant tail long after the click
+    assert len(far) == len(click) and far.dtype == np.float32

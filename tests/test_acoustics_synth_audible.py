@@ -41,3 +41,28 @@ def test_written_metadata_is_scanned(tmp_path):
     assert row.site == "forest-edge" and row.sample_rate == 16000 and row.duration_s == pytest.approx(5)
     assert row.latitude == pytest.approx(18.64) and row.longitude == pytest.approx(-88.38)
     assert str(row.timestamp_local) == "2024-01-10T22:00:00"
+
+
+def test_real_demo_recordings_replace_the_background_and_the_shots():
+    from ecointegrity.acoustics.anthropogenic import demo_sounds
+
+    real = demo_sounds(16000)
+    assert len(real.gunshots) == 4 and sorted(real.soundscapes) == [6, 13, 22]
+    assert real.soundscape_at(23.5) is real.soundscapes[22]  # across midnight: 22h is nearest
+    assert real.soundscape_at(1) is real.soundscapes[22]
+    assert all(abs(len(g) / 16000 - 1.0) < 0.01 for g in real.gunshots)
+    background = real.soundscape_at(22)
+    audio, events = synth_soundscape(
+        30.0, 16000, events=[("gunshot", 5.0), ("gunshot", 20.0)], background=background,
+        sounds={"gunshot": real.gunshots},
+    )
+    assert len(audio) == 30 * 16000
+    # outside the shots the recording is the soundscape, repeated every 10 s
+    np.testing.assert_allclose(audio[: 5 * 16000], background[: 5 * 16000], atol=1e-6)
+    np.testing.assert_allclose(audio[12 * 16000 : 13 * 16000], background[2 * 16000 : 3 * 16000],
+                               atol=1e-6)
+    # two different rounds, each ending with its recording
+    assert events.end_time.tolist() == pytest.approx(
+        [5.0 + len(real.gunshots[0]) / 16000, 20.0 + len(real.gunshots[1]) / 16000])
+    shot = audio[5 * 16000 : 6 * 16000] - background[5 * 16000 : 6 * 16000]
+    assert np.corrcoef(shot, real.gunshots[0][:16000])[0, 1] > 0.99

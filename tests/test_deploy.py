@@ -602,5 +602,7 @@ def test_containerfile_builder_steps_run_in_a_venv(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for packaged in ("ecointegrity/web/static/index.html", "ecointegrity/py.typed",
                      "ecointegrity/acoustics/models/bat-detector-v1.pt",
-                     "ecointegrity/acoustics/models/anthropogenic-v1.pt"):
+                     "ecointegrity/acoustics/models/anthropogenic-v2.pt",
+                     "ecointegrity/acoustics/demo_audio/ATTRIBUTION.md",
+                     "ecointegrity/acoustics/demo_audio/soundscape-jura-22h45.flac"):
         assert packaged in names, f"{packaged} not in the wheel"

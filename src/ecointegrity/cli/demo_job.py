@@ -385,6 +385,15 @@ _SOUNDSCAPE_SITES: dict[str, tuple[tuple[float, float], dict[int, list[tuple[str
                                       13: [("vehicle", 4.0), ("vehicle", 35.0)],
                                       22: [("gunshot", 20.0), ("gunshot", 44.0)]}),
 }
+_DEMO_SOUNDSCAPE_NOTE = (
+    "demo: a real forest soundscape (scikit-maad, BSD-3-Clause) repeated to a minute, real "
+    "handgun rounds (ShotSpotter, CC BY 4.0) and synthetic engines"
+)
+# What each inserted type is, for the demo's summary.
+_INSERTED = {
+    "gunshot": "real rounds (ShotSpotter, CC BY 4.0: acoustics/demo_audio/ATTRIBUTION.md)",
+    "vehicle": "caricatures, not recordings: see acoustics/anthropogenic/synth_audible.py",
+}
 # The columns of the site evidence table that the demo prints.
 _EVIDENCE_SHOWN = ["site", "period", "recording_hours", "bat_passes_per_night", "gunshot_per_100h",
                    "vehicle_per_100h", "machinery_per_100h", "low_effort"]
@@ -392,7 +401,9 @@ _EVIDENCE_SHOWN = ["site", "period", "recording_hours", "bat_passes_per_night", 
 
 def _write_demo_soundscapes(folder: Path, area: Country, days: int = 2) -> pd.DataFrame:
     from ..acoustics import synth_soundscape, write_soundscape
+    from ..acoustics.anthropogenic import demo_sounds
 
+    real = demo_sounds(16000)
     lon, lat = area.demo_centre
     truth = []
     for s, (site, ((dlat, dlon), plan)) in enumerate(_SOUNDSCAPE_SITES.items()):
@@ -402,9 +413,13 @@ def _write_demo_soundscapes(folder: Path, area: Country, days: int = 2) -> pd.Da
             for hour, events in plan.items():
                 start = dt.datetime(2024, 1, 10 + day, hour, 0, 0)
                 path = folder / site / f"{start:%Y%m%d_%H%M%S}.WAV"
-                audio, table = synth_soundscape(60.0, 16000, events=events, hour=hour,
-                                                seed=100 * s + 10 * day + hour, recording=str(path))
-                write_soundscape(path, audio, 16000, timestamp=start, location=location, site=site)
+                audio, table = synth_soundscape(
+                    60.0, 16000, events=events, hour=hour, seed=100 * s + 10 * day + hour,
+                    recording=str(path), background=real.soundscape_at(hour),
+                    sounds={"gunshot": real.gunshots},
+                )
+                write_soundscape(path, audio, 16000, timestamp=start, location=location, site=site,
+                                 note=_DEMO_SOUNDSCAPE_NOTE)
                 truth.append(table)
     return pd.concat(truth, ignore_index=True)
 
@@ -440,8 +455,8 @@ def run_soundscape_demo(out: Path, *, bats: AcousticsDemo | None = None, audio: 
     truth = None
     if audio is None:
         audio = out / "audible"
-        say("soundscapes: writing synthetic audible recordings at 2 sites, 2 days "
-            "(acoustics/anthropogenic/synth_audible.py)")
+        say("soundscapes: writing audible recordings at 2 sites, 2 days: real forest "
+            "soundscapes and gunshots, synthetic engines (acoustics/anthropogenic/synth_audible.py)")
         truth = _write_demo_soundscapes(audio, _country(country))
     scan = scan_recordings(audio, progress=False)
     table_path = out / "audible-recordings.parquet"
@@ -472,8 +487,8 @@ def run_soundscape_demo(out: Path, *, bats: AcousticsDemo | None = None, audio: 
     if truth is not None:
         for label, inserted in truth.groupby("label"):
             result.summary.append(
-                f"anthropogenic: synthetic {label}s found {_found(inserted, events)} of "
-                f"{len(inserted)} (caricatures, not recordings: see acoustics/anthropogenic/synth_audible.py)"
+                f"anthropogenic: inserted {label}s found {_found(inserted, events)} of "
+                f"{len(inserted)} ({_INSERTED[label]})"
             )
     shown = evidence[_EVIDENCE_SHOWN].to_string(index=False, float_format=lambda v: f"{v:.1f}")
     result.summary.append(f"site evidence -> {evidence_path} (and .csv):\n" + shown)

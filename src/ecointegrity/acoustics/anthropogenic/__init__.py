@@ -2,8 +2,9 @@
 siren) in audible recordings: the window detector, its training and thresholds, and synthetic
 audible soundscapes for demos and tests.
 
-Layering: ``network`` <- ``detector`` <- ``dataset``, ``training``, ``thresholds``;
-``synth_audible`` stands apart.
+Layering: ``network`` <- ``detector`` <- ``dataset``, ``sources`` (public datasets as clip
+tables) <- ``training``, ``thresholds``; ``synth_audible`` (demo soundscapes, with the real
+recordings of ``demo_audio/``) stands apart.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from .detector import (
     is_anthropogenic_model,
     merge_windows,
 )
-from .synth_audible import AUDIBLE_EVENT_TYPES, synth_soundscape, write_soundscape
+from .synth_audible import (
+    AUDIBLE_EVENT_TYPES,
+    DemoSounds,
+    demo_sounds,
+    synth_soundscape,
+    write_soundscape,
+)
 from .thresholds import clip_scores, tune_thresholds
 from .training import train_anthropogenic
 
@@ -26,8 +33,10 @@ __all__ = [
     "DEFAULT_ANTHROPOGENIC_MODEL",
     "HELD_OUT_FOLDS",
     "AnthropogenicDetector",
+    "DemoSounds",
     "SharedDataset",
     "clip_scores",
+    "demo_sounds",
     "is_anthropogenic_model",
     "load_shared_dataset",
     "merge_windows",

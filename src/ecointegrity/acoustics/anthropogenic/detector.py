@@ -41,7 +41,7 @@ __all__ = [
 
 ANTHROPOGENIC_CLASSES = ["gunshot", "chainsaw", "vehicle", "voice", "dog", "domestic_animal",
                          "machinery", "siren"]
-DEFAULT_ANTHROPOGENIC_MODEL = Path(__file__).parent.parent / "models" / "anthropogenic-v1.pt"
+DEFAULT_ANTHROPOGENIC_MODEL = Path(__file__).parent.parent / "models" / "anthropogenic-v2.pt"
 MODEL_NAME = "ecointegrity-anthropogenic"
 _BLOCK_WINDOWS = 64  # windows scored per file read (64 s of audio at a 1 s hop)
 

@@ -1,9 +1,15 @@
-"""Synthetic audible soundscapes: forest background with known anthropogenic events.
+"""Audible soundscapes with known anthropogenic events, for demos and tests without shared
+data (a fresh clone).
 
-For demos and tests of the soundscape part without shared data (a fresh clone): the events
-are simple physical caricatures, not recordings, and a detector trained on real clips may
-well miss them. What is inserted is returned as an event table, so a run can be checked
-against it.
+Two kinds of parts, both returned with an event table of what was inserted, so a run can be
+checked against it:
+
+- **real recordings** shipped with the package (``demo_audio/``, attributed in its
+  ATTRIBUTION.md): handgun rounds from the ShotSpotter live-fire test (CC BY 4.0) and forest
+  soundscapes at dawn, midday and night from scikit-maad (BSD-3-Clause), see
+  ``demo_sounds``; pass them as ``background`` and ``sounds``;
+- **physical caricatures**, not recordings, used for what has no shippable recording (a
+  detector trained on real clips may well miss them):
 
 - background: pink noise (about -50 dBFS), dawn birdsong (2-5 kHz FM chirps) before 09:00,
   and night insects (a 4-6 kHz band pulsed at ~30 Hz) after 19:00;
@@ -17,7 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +34,44 @@ from guano import GuanoFile
 from scipy.signal import butter, sosfilt
 
 from ...io import atomic_path
+from .._audio import resample
 from ..io.event_table import EVENT_COLUMNS
 
-__all__ = ["AUDIBLE_EVENT_TYPES", "synth_soundscape", "write_soundscape"]
+__all__ = ["AUDIBLE_EVENT_TYPES", "DemoSounds", "demo_sounds", "synth_soundscape",
+           "write_soundscape"]
 
 AUDIBLE_EVENT_TYPES = ("vehicle", "gunshot")
 MODEL = "ecointegrity-synth-audible"
+DEMO_AUDIO = Path(__file__).parent.parent / "demo_audio"
+
+
+@dataclass(frozen=True)
+class DemoSounds:
+    """The real recordings shipped for the demo, at one sample rate: ``gunshots`` (one round
+    each) and ``soundscapes`` by the hour they were recorded."""
+
+    sample_rate: int
+    gunshots: list[np.ndarray]
+    soundscapes: dict[int, np.ndarray]
+
+    def soundscape_at(self, hour: float) -> np.ndarray:
+        """The soundscape recorded nearest ``hour`` of the day (on a 24 h clock)."""
+        return self.soundscapes[min(self.soundscapes, key=lambda h: min(abs(h - hour),
+                                                                      24 - abs(h - hour)))]
+
+
+def demo_sounds(sample_rate: int = 16000) -> DemoSounds:
+    """The package's real demo recordings (see ``demo_audio/ATTRIBUTION.md``) at ``sample_rate``."""
+    def read(path: Path) -> np.ndarray:
+        audio, rate = sf.read(str(path), dtype="float32")
+        return resample(audio, rate, sample_rate)
+
+    gunshots = [read(p) for p in sorted(DEMO_AUDIO.glob("gunshot-*.flac"))]
+    soundscapes = {int(p.stem.rsplit("-", 1)[1][:2]): read(p)
+                   for p in sorted(DEMO_AUDIO.glob("soundscape-*.flac"))}
+    if not gunshots or not soundscapes:
+        raise FileNotFoundError(f"the demo recordings are missing from {DEMO_AUDIO}")
+    return DemoSounds(sample_rate, gunshots, soundscapes)
 
 
 def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,6 +145,8 @@ def synth_soundscape(
     snr_db: float = 15.0,
     seed: int = 0,
     recording: str = "",
+    background: np.ndarray | None = None,
+    sounds: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """A mono float32 soundscape and the event table of what was inserted.
 
@@ -117,21 +158,35 @@ def synth_soundscape(
         snr_db: peak event level over the background RMS.
         seed: random seed (the same seed gives the same audio).
         recording: the ``recording`` value of the event table.
+        background: a real recording at ``sample_rate`` to use instead of the synthetic
+            background (repeated to ``duration_s``).
+        sounds: real recordings per event type at ``sample_rate`` (e.g. ``{"gunshot": [...]}``),
+            used in turn instead of the caricature; an event's end is the end of its recording.
     """
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * sample_rate))
-    background = _pink(n, rng) * _db(-50)
-    if 4 <= hour < 9:
-        background += _birds(n, sample_rate, rng) * _db(-38)
-    if hour >= 19 or hour < 5:
-        background += _insects(n, sample_rate, rng) * _db(-44)
+    if background is not None:
+        reps = -(-n // max(len(background), 1))
+        background = np.tile(np.asarray(background, np.float64), reps)[:n]
+    else:
+        background = _pink(n, rng) * _db(-50)
+        if 4 <= hour < 9:
+            background += _birds(n, sample_rate, rng) * _db(-38)
+        if hour >= 19 or hour < 5:
+            background += _insects(n, sample_rate, rng) * _db(-44)
     audio = background.copy()
     rows = []
     noise_rms = float(np.sqrt(np.mean(background**2)))
+    used: dict[str, int] = {}
     for kind, start in events:
         if kind not in AUDIBLE_EVENT_TYPES:
             raise ValueError(f"unknown audible event type {kind!r}; known: {AUDIBLE_EVENT_TYPES}")
-        sound = (_vehicle if kind == "vehicle" else _gunshot)(sample_rate, rng)
+        real = (sounds or {}).get(kind)
+        if real:
+            sound = np.asarray(real[used.get(kind, 0) % len(real)], np.float64).copy()
+            used[kind] = used.get(kind, 0) + 1
+        else:
+            sound = (_vehicle if kind == "vehicle" else _gunshot)(sample_rate, rng)
         sound *= noise_rms * 10 ** (snr_db / 20) / (np.abs(sound).max() + 1e-12)
         first = int(start * sample_rate)
         piece = sound[: max(0, n - first)]
@@ -162,9 +217,10 @@ def write_soundscape(
     timestamp: dt.datetime,
     location: tuple[float, float] | None = None,
     site: str | None = None,
+    note: str = "synthetic",
 ) -> Path:
-    """Write a soundscape as 16-bit WAV with GUANO (Timestamp, Loc Position, Site Name),
-    atomically."""
+    """Write a soundscape as 16-bit WAV with GUANO (Timestamp, Loc Position, Site Name, and
+    ``note`` saying what it is made of), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".wav") as tmp:
@@ -172,8 +228,8 @@ def write_soundscape(
         meta = GuanoFile(tmp)
         meta["Make"], meta["Model"], meta["Note"] = (
             "ecointegrity",
-            "synthetic soundscape",
-            "synthetic",
+            "demo soundscape",
+            note,
         )
         meta["Timestamp"] = timestamp
         meta["Samplerate"] = sample_rate

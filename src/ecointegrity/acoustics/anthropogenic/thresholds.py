@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from .detector import AnthropogenicDetector
+from .sources import read_clip
 
 __all__ = ["clip_scores", "tune_thresholds"]
 
@@ -21,8 +21,10 @@ def clip_scores(
     capture does not count as one example."""
     rows = []
     for clip in clips.itertuples():
-        audio, rate = sf.read(clip.path, dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
+        rate = det.sample_rate
+        audio = read_clip(
+            clip.path, rate, getattr(clip, "start_s", np.nan), getattr(clip, "end_s", np.nan)
+        )
         seg = int(segment_s * rate) if len(audio) > (segment_s + 1) * rate else len(audio)
         for i in range(0, len(audio) - seg + 1, seg):
             best = det.predict_windows(audio[i : i + seg], rate)[det.classes].max()
@@ -43,16 +45,18 @@ def tune_thresholds(
     *,
     default: float = 0.5,
     grid: Sequence[float] = tuple(np.round(np.arange(0.1, 0.951, 0.05), 2)),
+    min_positives: int = 1,
 ) -> dict[str, float]:
     """Per class, the grid threshold with the best F1 on ``scores`` (from ``clip_scores`` of
     clips the model was not trained on); ties go to the threshold nearest ``default``, and a
-    class without positives keeps ``default``."""
+    class with fewer than ``min_positives`` positives keeps ``default`` (a best F1 over a
+    handful of clips is noise)."""
     from sklearn.metrics import f1_score
 
     out = {}
     for c in classes:
         y = (scores.our_class == c).to_numpy()
-        if not y.any():
+        if y.sum() < max(min_positives, 1):
             out[c] = default
             continue
         s = scores[c].to_numpy()

@@ -11,37 +11,39 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import torch
 import torch.nn.functional as F
+from scipy.signal import butter, fftconvolve, sosfilt
 
-from .._audio import resample
 from .dataset import BACKGROUND
 from .detector import ANTHROPOGENIC_CLASSES, AnthropogenicDetector
 from .network import AnthropogenicNet
+from .sources import read_clip
 
 __all__ = ["train_anthropogenic"]
 
 
-def _read_mono(path: str | Path, target: int) -> np.ndarray:
-    """A whole (short) file as mono float32 at ``target`` Hz; for training clips only."""
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return resample(data.mean(axis=1), rate, target)
+def _read_row(row: Any, target: int) -> np.ndarray:
+    """The clip of a clip-table row (its ``start_s``-``end_s`` part when it has one)."""
+    return read_clip(
+        row.path, target, getattr(row, "start_s", np.nan), getattr(row, "end_s", np.nan)
+    )
 
 
 @dataclass
 class _Clip:
     audio: np.ndarray
     anchors: np.ndarray  # sample indices of loud 50 ms frames: a crop keeps one of them
+    source: str = ""  # the dataset it comes from: a class's sources are drawn equally often
 
 
-def _clip(audio: np.ndarray, rate: int) -> _Clip:
+def _clip(audio: np.ndarray, rate: int, source: str = "") -> _Clip:
     frame = rate // 20
     n = max(1, len(audio) // frame)
     energy = np.array([np.mean(audio[i * frame : (i + 1) * frame] ** 2) + 1e-12 for i in range(n)])
     db = 10 * np.log10(energy)
     loud = np.flatnonzero(db >= db.max() - 10)  # the event, not the silence around it
-    return _Clip(audio, loud * frame + frame // 2)
+    return _Clip(audio, loud * frame + frame // 2, source)
 
 
 def _crop(clip: _Clip, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -70,6 +72,33 @@ class _Mixer:
     size: int
     n_classes: int
     snr_db: tuple[float, float] = (-5.0, 20.0)
+    rate: int = 16000
+    far_p: float = 0.5  # share of event crops heard far away in a forest (see _far)
+
+    def __post_init__(self) -> None:
+        # one dataset (hundreds of urban rounds from one test) must not drown the others
+        self._by_source = {
+            c: [[k for k in clips if k.source == s] for s in sorted({k.source for k in clips})]
+            for c, clips in self.events.items()
+        }
+
+    def _pick(self, c: int, rng: np.random.Generator) -> _Clip:
+        sources = self._by_source[c]
+        clips = sources[int(rng.integers(len(sources)))]
+        return clips[int(rng.integers(len(clips)))]
+
+    def _far(self, piece: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The sound as a distant recorder under a canopy hears it: high frequencies absorbed
+        (a low-pass at 1-4 kHz) and a reverberant tail (exponentially decaying noise, RT60
+        0.3-1.5 s, 0.3-1 of the direct sound's level)."""
+        cut = rng.uniform(1000, 4000)
+        out = sosfilt(butter(2, cut, "lowpass", fs=self.rate, output="sos"), piece)
+        rt60 = rng.uniform(0.3, 1.5)
+        t = np.arange(int(min(rt60, 1.0) * self.rate)) / self.rate
+        tail = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+        wet = fftconvolve(out, tail)[: len(out)]
+        wet *= rng.uniform(0.3, 1.0) * _rms(out) / _rms(wet)
+        return (out + wet).astype(np.float32)
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         bg_audio = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
@@ -83,8 +112,9 @@ class _Mixer:
         k = rng.choice([0, 1, 2], p=[0.25, 0.55, 0.2])
         mix = bg
         for c in rng.choice(sorted(self.events), size=k, replace=False):
-            clips = self.events[int(c)]
-            piece = _crop(clips[int(rng.integers(len(clips)))], self.size, rng)
+            piece = _crop(self._pick(int(c), rng), self.size, rng)
+            if rng.random() < self.far_p:
+                piece = self._far(piece, rng)
             snr = rng.uniform(*self.snr_db)
             mix = mix + piece * (_rms(bg) * 10 ** (snr / 20) / _rms(piece))
             target[int(c)] = 1.0
@@ -100,8 +130,8 @@ class _Mixer:
 def _background_pool(
     clips: pd.DataFrame, extra: Sequence[str | Path], rate: int
 ) -> list[np.ndarray]:
-    pool = [_read_mono(p, rate) for p in clips[clips.our_class == BACKGROUND].path]
-    pool += [_read_mono(p, rate) for p in extra]
+    pool = [_read_row(r, rate) for r in clips[clips.our_class == BACKGROUND].itertuples()]
+    pool += [read_clip(p, rate) for p in extra]
     return pool
 
 
@@ -114,6 +144,7 @@ def train_anthropogenic(
     batch_size: int = 48,
     lr: float = 3e-3,
     lowpass_p: float = 0.5,
+    far_p: float = 0.5,
     seed: int = 0,
     threads: int | None = None,
     log_every: int = 100,
@@ -124,7 +155,10 @@ def train_anthropogenic(
     and ``backgrounds`` files are backgrounds), multi-label BCE on random mixtures.
 
     ``lowpass_p`` of the windows lose everything above a random 3-6 kHz cut, so the model does
-    not rely on content that 8 kHz recorders never capture. ``init`` fine-tunes a copy of a
+    not rely on content that 8 kHz recorders never capture; ``far_p`` of the event crops are
+    heard as from far under a canopy (low-passed, with a reverberant tail). A class's clips are
+    drawn source by source (the ``dataset`` column), so a large source does not drown the
+    others. ``init`` fine-tunes a copy of a
     trained detector (same classes) instead of starting from random weights.
     """
     if threads:
@@ -135,7 +169,8 @@ def train_anthropogenic(
     rate = det.sample_rate
     events = _event_clips(train_clips, classes, rate)
     mixer = _Mixer(
-        events, _background_pool(train_clips, backgrounds, rate), det.window_samples, len(classes)
+        events, _background_pool(train_clips, backgrounds, rate), det.window_samples,
+        len(classes), rate=rate, far_p=far_p,
     )
     net, front = det._net, det.front_
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
@@ -171,6 +206,7 @@ def train_anthropogenic(
             "batch_size": batch_size,
             "lr": lr,
             "lowpass_p": lowpass_p,
+            "far_p": far_p,
             "seed": seed,
             "snr_db": list(mixer.snr_db),
             "clips_per_class": {classes[i]: len(v) for i, v in events.items()},
@@ -209,7 +245,7 @@ def _event_clips(train_clips: pd.DataFrame, classes: Sequence[str],
     for row in train_clips.itertuples():
         if row.our_class in classes:
             events.setdefault(list(classes).index(row.our_class), []).append(
-                _clip(_read_mono(row.path, rate), rate)
+                _clip(_read_row(row, rate), rate, str(getattr(row, "dataset", "")))
             )
     missing = [c for i, c in enumerate(classes) if i not in events]
     if missing:
