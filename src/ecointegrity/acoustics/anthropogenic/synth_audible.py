@@ -161,7 +161,8 @@ def synth_soundscape(
         background: a real recording at ``sample_rate`` to use instead of the synthetic
             background (repeated to ``duration_s``).
         sounds: real recordings per event type at ``sample_rate`` (e.g. ``{"gunshot": [...]}``),
-            used in turn instead of the caricature; an event's end is the end of its recording.
+            used in turn (starting at ``seed`` modulo their number) instead of the caricature;
+            an event's end is the end of its recording.
     """
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * sample_rate))
@@ -183,7 +184,8 @@ def synth_soundscape(
             raise ValueError(f"unknown audible event type {kind!r}; known: {AUDIBLE_EVENT_TYPES}")
         real = (sounds or {}).get(kind)
         if real:
-            sound = np.asarray(real[used.get(kind, 0) % len(real)], np.float64).copy()
+            # in turn from a place set by the seed: recordings with other seeds get others
+            sound = np.asarray(real[(seed + used.get(kind, 0)) % len(real)], np.float64).copy()
             used[kind] = used.get(kind, 0) + 1
         else:
             sound = (_vehicle if kind == "vehicle" else _gunshot)(sample_rate, rng)
