@@ -22,6 +22,7 @@ starts without PyTorch and pgmpy.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -391,7 +392,7 @@ _DEMO_SOUNDSCAPE_NOTE = (
 )
 # What each inserted type is, for the demo's summary.
 _INSERTED = {
-    "gunshot": "real rounds (ShotSpotter, CC BY 4.0: acoustics/demo_audio/ATTRIBUTION.md)",
+    "gunshot": "real rounds, ShotSpotter CC BY 4.0: see acoustics/demo_audio",
     "vehicle": "caricatures, not recordings: see acoustics/anthropogenic/synth_audible.py",
 }
 # The columns of the site evidence table that the demo prints.
@@ -425,10 +426,12 @@ def _write_demo_soundscapes(folder: Path, area: Country, days: int = 2) -> pd.Da
 
 
 def _found(truth: pd.DataFrame, events: pd.DataFrame) -> int:
-    """Inserted events overlapped in time by a detected event of the same class."""
+    """Inserted events overlapped in time by a detected event of the same class (recordings
+    compared as absolute paths: the scan names them so, the demo's folder may be relative)."""
     hits = 0
+    detected = events.recording.map(os.path.abspath)
     for row in truth.itertuples():
-        same = events[(events.recording == row.recording) & (events.label == row.label)]
+        same = events[(detected == os.path.abspath(row.recording)) & (events.label == row.label)]
         hits += bool(((same.start_time < row.end_time) & (same.end_time > row.start_time)).any())
     return hits
 
