@@ -2,7 +2,7 @@
 
 Layers, lowest first (the line in README.md and in ``ecointegrity/__init__.py``):
 ``io`` <- ``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity``
-<- ``web`` <- ``cli``. Parts on one level do not import each other.
+<- ``reports`` <- ``web`` <- ``cli``. Parts on one level do not import each other.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ LEVEL = {
     "landcover": 3,
     "acoustics": 3,
     "integrity": 4,
-    "web": 5,
-    "cli": 6,
-    "__main__": 7,
+    "reports": 5,
+    "web": 6,
+    "cli": 7,
+    "__main__": 8,
 }
-DOORS = ["io", "config", "cube", "mosaics", "landcover", "acoustics", "integrity", "web", "cli"]
+DOORS = ["io", "config", "cube", "mosaics", "landcover", "acoustics", "integrity", "reports", "web",
+         "cli"]
 
 
 def _part_of(module_file: Path) -> str:

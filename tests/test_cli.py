@@ -284,11 +284,11 @@ def test_demo_maps_integrity_serves_it_and_reports(demo_run, tmp_path):
     integrity = out / "integrity"
     assert re.search(r"integrity: EI maps 1996-2025 in .* \(mean EI 2025: 0\.\d\d\)", result.output)
     assert "lightgbm" in result.output  # the baseline is reported beside the network
-    for name in ("report.html", "report.pdf", "model.json", "validation.json"):
+    for name in ("model.json", "validation.json"):
         assert (integrity / name).stat().st_size > 1000, name
-    html = (integrity / "report.html").read_text()
-    assert "Summary" in html and "data:image/png;base64," in html and "PROVISIONAL" in html
-    assert (integrity / "report.pdf").read_bytes().startswith(b"%PDF")
+    html = (out / "reports" / "integrity.es.html").read_text()
+    assert "En pocas palabras" in html and "data:image/png;base64," in html and "PROVISIONAL" in html
+    assert (out / "reports" / "integrity.en.pdf").read_bytes().startswith(b"%PDF")
     cat = pystac.Catalog.from_file(str(integrity / "catalog.json"))
     items = sorted(cat.get_items(recursive=True), key=lambda i: i.id)
     assert len(items) == 30 and {"ei", "ei_sd", "hemeroby", "entropy"} <= set(items[0].assets)
@@ -333,19 +333,118 @@ def test_integrity_map_and_report_commands(demo_run, tmp_path):
                                  "--evidence", str(out / "acoustics" / "site-evidence.parquet"), "--out", str(maps),
                                  "--no-report"])
     assert result.exit_code == 0, result.output
-    assert "spatially blocked 5-fold cross-validation" in result.output and not (maps / "report.html").exists()
+    assert "spatially blocked 5-fold cross-validation" in result.output and not (maps / "reports").exists()
     model = json.loads((maps / "model.json").read_text())
     assert {"elevation_mean", "zone"} <= set(model["metadata"]["context"])
     assert model["discretiser"]["categories"]["zone"] == [1.0, 2.0]
     regions = tmp_path / "areas.gpkg"
     gpd.GeoDataFrame({"name": ["west", "east"]}, geometry=[box(-88.43, 18.62, -88.40, 18.68), box(-88.40, 18.62, -88.37, 18.68)],
                      crs="EPSG:4326").to_file(regions)
-    result = runner.invoke(app, ["integrity", "report", str(maps), "--out", str(tmp_path / "r.html"),
-                                 "--regions", str(regions), "--name-column", "name"])
+    reports = tmp_path / "reports"
+    result = runner.invoke(app, ["report", "integrity", str(maps), "--out", str(reports),
+                                 "--regions", str(regions), "--name-column", "name", "--dem", str(tmp_path / "dem.tif"),
+                                 "--area-name", "Bacalar"])
     assert result.exit_code == 0, result.output
-    text = (tmp_path / "r.html").read_text()
-    assert "west" in text and "east" in text and (tmp_path / "r.pdf").exists()
-    bad = runner.invoke(app, ["integrity", "report", str(tmp_path), "--out", str(tmp_path / "x.html")])
+    text = (reports / "integrity.es.html").read_text()
+    assert "west" in text and "east" in text and "Bacalar" in text and (reports / "integrity.en.pdf").exists()
+    bad = runner.invoke(app, ["report", "integrity", str(tmp_path), "--out", str(reports)])
     assert bad.exit_code == 2 and "no catalog.json" in bad.output and not (tmp_path / "catalog.json").exists()
-    bad = runner.invoke(app, ["integrity", "report", str(out / "landcover"), "--out", str(tmp_path / "x.html")])
+    bad = runner.invoke(app, ["report", "integrity", str(maps), "--out", str(reports), "--regions", str(regions),
+                              "--name-column", "nombre"])
+    assert bad.exit_code == 2 and "no column 'nombre'" in bad.output
+    bad = runner.invoke(app, ["report", "integrity", str(maps), "--lang", "fr"])
+    assert bad.exit_code == 2 and "--lang 'fr'" in bad.output
+    bad = runner.invoke(app, ["report", "integrity", str(out / "landcover"), "--out", str(reports)])
     assert bad.exit_code == 2 and "no ecosystem-integrity items" in bad.output
+
+
+def test_demo_writes_every_report_in_both_languages(demo_run):
+    """The integrity report, the land-cover validation, the region cards and the acoustic
+    report, each as HTML and PDF in Spanish and English; the validation's figures are the
+    estimates recomputed here from its sample and its map; every table fits its page."""
+    import geopandas as gpd
+    import numpy as np
+    from reports_pdf import pdf_text, screenshots, words_outside_margins
+
+    from ecointegrity.cli.demo_job import demo_geobox
+    from ecointegrity.cube import COUNTRIES, LocalCatalog, read_product
+    from ecointegrity.landcover import (
+        confusion_matrix,
+        landcover_spec,
+        mapped_area_ha,
+        stratified_estimates,
+    )
+    from ecointegrity.reports import read_index
+
+    result, out = demo_run
+    reports = out / "reports"
+    assert re.search(r"land-cover validation 2025: 4\d\d stratified points, overall accuracy 0\.\d{3} ± 0\.0\d\d",
+                     result.output), result.output
+    assert re.search(r"reports: \d+ PDF and \d+ HTML documents \(es, en\)", " ".join(result.output.split()))
+    index = read_index(reports)
+    names = {e["name"] for e in index}
+    assert {"integrity", "landcover-validation-2025", "regions", "acoustic-sites"} <= names
+    cards = {e["region"] for e in index if e.get("region")}
+    assert cards == {"Mitad norte (demo)", "Mitad sur (demo)", "Núcleo (demo)"}
+    assert len(index) == 2 * len(names)  # every report in es and en
+    for entry in index:
+        assert (reports / entry["html"]).stat().st_size > 2000 and (reports / entry["pdf"]).stat().st_size > 2000
+    # the validation document's figures, recomputed from the sample and the map
+    sample = gpd.read_file(reports / "landcover-sample-2025.gpkg")
+    class_map = read_product(LocalCatalog(out / "landcover"), landcover_spec("simulator-8").name, 2025,
+                             demo_geobox(COUNTRIES["mexico"]), ["class"])["class"]
+    area = mapped_area_ha(class_map)
+    counts = confusion_matrix(sample.reference.to_numpy(), sample.map_class.to_numpy(), classes=list(area.index))
+    est = stratified_estimates(counts, area)
+    es_text = pdf_text(reports / "landcover-validation-2025.es.pdf")
+    assert f"{est.overall_accuracy * 100:.1f}% ± {est.overall_accuracy_ci * 100:.1f}%" in es_text
+    i = int(np.argmax(est.area))
+    assert f"{est.area[i]:,.0f} ± {est.area_ci[i]:,.0f}" in es_text
+    assert "Matriz de error" in es_text and "Diseño de muestreo" in es_text
+    assert "Error matrix" in pdf_text(reports / "landcover-validation-2025.en.pdf")
+    card = pdf_text(reports / "region-nucleo-demo.es.pdf")
+    assert "Núcleo (demo)" in card and "Cobertura del suelo" in card and "Integridad por año" in card
+    for pdf in sorted(reports.glob("*.pdf")):
+        assert not words_outside_margins(pdf), pdf.name
+    for name in ("integrity.es", "landcover-validation-2025.es", "region-nucleo-demo.es", "regions.en",
+                 "acoustic-sites.es"):
+        assert screenshots(reports / f"{name}.pdf", "reports/demo")
+
+
+def test_report_commands_on_the_demo(demo_run, tmp_path):
+    import geopandas as gpd
+
+    _, out = demo_run
+    bbox = "--bbox=-88.43,18.62,-88.37,18.68"
+    sample = tmp_path / "sample.gpkg"
+    result = runner.invoke(app, ["landcover", "sample", "--scheme", "simulator-8", "--year", "2025", bbox,
+                                 "--n", "120", "--min-per-class", "10", "--out", str(sample),
+                                 "--maps-catalog", str(out / "landcover")])
+    assert result.exit_code == 0, result.output
+    points = gpd.read_file(sample)
+    assert len(points) == 120 and points.reference.isna().all() and "fill the 'reference' column" in result.output
+    # the interpreters' labels: here, the map's own class, except for 12 points
+    points["reference"] = points.map_class
+    points.loc[:11, "reference"] = 1
+    points.to_file(sample, layer="sample")
+    reports = tmp_path / "reports"
+    result = runner.invoke(app, ["report", "landcover", str(out / "landcover"), "--scheme", "simulator-8",
+                                 "--year", "2025", bbox, "--sample", str(sample), "--out", str(reports),
+                                 "--reference-source", "photo-interpretation (test)"])
+    assert result.exit_code == 0, result.output
+    assert "photo-interpretation (test)" in (reports / "landcover-validation-2025.en.html").read_text()
+    bad = runner.invoke(app, ["report", "landcover", str(out / "landcover"), "--scheme", "simulator-8",
+                              "--year", "2025", bbox, "--sample", str(sample), "--reference-column", "truth",
+                              "--out", str(reports)])
+    assert bad.exit_code == 2 and "no column 'truth'" in bad.output
+    result = runner.invoke(app, ["report", "regions", str(out / "integrity"), "--regions",
+                                 str(out / "reports" / "regions.gpkg"), "--name-column", "nombre",
+                                 "--landcover", str(out / "landcover"), "--scheme", "simulator-8", bbox,
+                                 "--evidence", str(out / "acoustics" / "site-evidence.parquet"),
+                                 "--out", str(reports), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert (reports / "region-mitad-norte-demo.en.pdf").exists() and not (reports / "regions.es.pdf").exists()
+    result = runner.invoke(app, ["report", "acoustics", str(out / "acoustics" / "site-evidence.csv"),
+                                 "--integrity-catalog", str(out / "integrity"), "--out", str(reports)])
+    assert result.exit_code == 0, result.output
+    assert "Monitoreo acústico" in (reports / "acoustic-sites.es.html").read_text()

@@ -1,4 +1,5 @@
-"""The integrity report (HTML and PDF) and the site evidence placed on cells."""
+"""The figures integrity reports quote (area per class, per region and year) and the site
+evidence placed on cells. The documents themselves: tests/test_reports.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ecointegrity.integrity import (
     area_by_class,
     evidence_on_cells,
     region_statistics,
-    write_report,
+    region_trends,
 )
 
 GRID = GeoBox((20, 30), Affine(250.0, 0, 3_900_000.0, 0, -250.0, 800_000.0), "EPSG:6372")
@@ -53,17 +54,26 @@ def test_region_statistics():
     assert stats.loc["north-west", "mean_ei"] == pytest.approx(expected, abs=1e-6)
 
 
-def test_report_html_and_pdf(tmp_path):
-    html, pdf = write_report(_maps(), tmp_path / "r" / "report.html", area_name="Test area",
-                             acoustic={"slope": -2.0, "rate_ratio_per_0.1": 0.82, "rate_ratio_ci": [0.7, 0.95],
-                                       "n_sites": 12, "p_value": 0.01})
-    text = html.read_text()
-    assert "Test area" in text and text.count("data:image/png;base64,") == 3  # maps, distribution, change
-    assert "fell by more than 0.1 on 3.1 km2" in text  # 50 cells of 0.0625 km2, minus the NaN one
-    assert "falls as EI rises" in text
-    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
-    with pytest.raises(ValueError, match="no EI maps"):
-        write_report({}, tmp_path / "x.html")
+def test_region_trends_follow_each_region_over_the_years():
+    maps = _maps()
+    west = GRID.extent.boundingbox
+    regions = gpd.GeoDataFrame({"name": ["north-west", "rest"]},
+                               geometry=[box(west.left, west.top - 5 * 250, west.left + 10 * 250, west.top),
+                                         box(west.left + 10 * 250, west.bottom, west.right, west.top)],
+                               crs="EPSG:6372")
+    trends = region_trends(maps, regions, "name").set_index(["region", "year"])
+    nw = trends.loc[("north-west", 2023)]
+    # 49 cells of the north-west lost 0.3 (or less where clipped at 0), the NaN cell is not counted
+    diff = maps[2023].ei.values[:5, :10] - maps[2021].ei.values[:5, :10]
+    assert nw.loss_km2 == pytest.approx(np.sum(diff < -0.1) * 0.0625)
+    assert nw.change_mean_ei == pytest.approx(np.nanmean(maps[2023].ei.values[:5, :10])
+                                              - maps[2021].ei.values[:5, :10].mean())
+    assert trends.loc[("rest", 2023)].loss_km2 == 0 and trends.loc[("rest", 2021)].change_mean_ei == 0
+    with pytest.raises(KeyError, match="no column 'nombre'"):
+        region_trends(maps, regions, "nombre")
+    twice = pd.concat([regions, regions])
+    with pytest.raises(ValueError, match="repeat"):
+        region_trends(maps, twice, "name")
 
 
 def test_evidence_on_cells_sums_sites_of_a_cell():

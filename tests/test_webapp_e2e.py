@@ -243,9 +243,13 @@ def test_phone_viewer_export_react_dashboard(phone, server, shots, report):
     page.screenshot(path=shots / "08-dashboard-updated.png")
 
     # English on request; the offline notice
+    assert page.locator(".reports-link a").get_attribute("href") == "/reports?lang=es"
     page.locator("#lang").click()
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.get_by_text("Most reacted-to regions").is_visible()
+    # the published reports and region cards, in the reader's language
+    assert page.locator(".reports-link a").get_attribute("href") == "/reports?lang=en"
+    assert page.locator(".reports-link a").inner_text() == "Reports and region cards (PDF)"
     context.set_offline(True)
     page.wait_for_selector("#offline", state="visible")
     page.screenshot(path=shots / "09-dashboard-en-offline.png")

@@ -3,7 +3,7 @@
 Layers, lowest first (a module never imports one to its right; parts on one level never import
 each other):
 ``io`` <- ``config`` <- ``cube`` <- ``mosaics``, ``landcover``, ``acoustics`` <- ``integrity``
-<- ``web`` <- ``cli``
+<- ``reports`` <- ``web`` <- ``cli``
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,7 +1,7 @@
 """The ``ecointegrity`` command: a thin layer over the package's public APIs.
 
-One module per part (``cube``, ``landcover``, ``acoustics``, ``integrity``, ``serve``,
-``demo``); what they share (consoles, progress bars, option types, parsing, the error exit)
+One module per part (``cube``, ``landcover``, ``acoustics``, ``integrity``, ``report``,
+``serve``, ``demo``); what they share (consoles, progress bars, option types, parsing, the error exit)
 is in ``_common``. This module only composes them into the root app.
 """
 
@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .. import __version__
 from ..config import get_settings
-from . import acoustics, cube, demo, integrity, landcover, serve
+from . import acoustics, cube, demo, integrity, landcover, report, serve
 from ._common import console
 
 __all__ = ["app"]
@@ -61,3 +61,4 @@ app.add_typer(cube.catalog_app, name="catalog")
 app.add_typer(landcover.landcover_app, name="landcover")
 app.add_typer(acoustics.acoustics_app, name="acoustics")
 app.add_typer(integrity.integrity_app, name="integrity")
+app.add_typer(report.report_app, name="report")

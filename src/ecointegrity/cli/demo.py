@@ -1,5 +1,6 @@
 """``ecointegrity demo``: the whole chain on a small area of a country (``--country``, Mexico by
-default; the steps are in ``demo_job``), then where its outputs are and how to serve them."""
+default; the steps are in ``demo_job``, the reports in ``demo_reports``), then where its outputs
+are and how to serve them."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .demo_job import (
     run_integrity_demo,
     run_soundscape_demo,
 )
+from .demo_reports import ReportsDemo, run_reports_demo
 from .serve import serve
 
 __all__ = ["demo"]
@@ -90,10 +92,14 @@ def demo(
     integrity = run_integrity_demo(out / "integrity", result, evidence=soundscapes.evidence,
                                    say=console.print)
     _print_lines(integrity.summary if integrity else [])
-    served = _print_how_to_open(result, integrity, port)
+    reports = run_reports_demo(out / "reports", result, integrity,
+                               evidence=soundscapes.evidence, say=console.print)
+    _print_lines(reports.summary)
+    served = _print_how_to_open(result, integrity, reports, port)
     if serve_after:
         database = f"sqlite:///{out.resolve() / 'react2eo.sqlite'}"
-        serve(port=port, products_catalog=served, database_url=database)
+        serve(port=port, products_catalog=served, database_url=database,
+              reports=reports.folder)
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -136,7 +142,7 @@ def _print_lines(lines: list[str]) -> None:
 
 
 def _print_how_to_open(
-    result: DemoResult, integrity: IntegrityDemo | None, port: int
+    result: DemoResult, integrity: IntegrityDemo | None, reports: ReportsDemo, port: int
 ) -> list[str]:
     """Say how to open and serve the outputs; return the catalogs to serve."""
     console.print("Open the COGs in QGIS, or the catalogs with pystac / QGIS's STAC browser.")
@@ -144,5 +150,6 @@ def _print_how_to_open(
     served = [str(path.resolve()) for path in catalogs if path]
     console.print("Serve them: ecointegrity serve "
                   + " ".join(f"--products-catalog {c}" for c in served)
-                  + f" (or demo --serve: http://127.0.0.1:{port}/)")
+                  + f" --reports {reports.folder.resolve()}"
+                  + f" (or demo --serve: http://127.0.0.1:{port}/; reports at /reports)")
     return served

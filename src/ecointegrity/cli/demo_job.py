@@ -28,11 +28,15 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from odc.geo.geobox import GeoBox
+
+if TYPE_CHECKING:
+    from ..integrity import IntegrityRun
 
 from ..cube import (
     COUNTRIES,
@@ -110,6 +114,8 @@ class DemoResult:
     findings: list[str] = field(default_factory=list)
     country: Country = COUNTRIES["mexico"]  # whose demo area and national grid
     years: tuple[int, int] = DEMO_YEARS  # first and last year mapped
+    # the simulator's true land cover (year, y, x): the reference of the map's validation
+    truth: xr.DataArray | None = None
 
 
 def stac_api_reachable(url: str, timeout: float = 5.0) -> bool:
@@ -196,6 +202,7 @@ def _landcover(out: Path, products: LocalCatalog, tiles: Sequence[Tile], years: 
     """Train on the first year's reference, map every year, map change first -> last year."""
     geobox = demo_geobox(result.country)
     scheme = "simulator-8"
+    result.truth = reference
     say(f"land cover: training on the {years[0]} reference ({scheme}), "
         "spatial-block cross-validation")
     model = train_model(products, geobox, years[0],
@@ -501,8 +508,7 @@ def run_soundscape_demo(out: Path, *, bats: AcousticsDemo | None = None, audio: 
 @dataclass
 class IntegrityDemo:
     catalog: Path
-    report: Path
-    pdf: Path
+    run: IntegrityRun
     summary: list[str] = field(default_factory=list)
 
 
@@ -516,16 +522,10 @@ def run_integrity_demo(
 ) -> IntegrityDemo | None:
     """Ecosystem integrity on the demo area: the land-cover maps and annual products on 240 m
     cells, the acoustic site evidence on its cells, the network trained on the last year's
-    land-cover hemeroby (provisional simulator table), EI maps of every year as products, and
-    the report (HTML + PDF), for ``years`` (default: those ``result`` mapped). None when the
-    demo made no land-cover maps."""
-    from ..integrity import (
-        evidence_on_cells,
-        integrity_layers,
-        load_hemeroby_table,
-        run_integrity,
-        write_report,
-    )
+    land-cover hemeroby (provisional simulator table), and EI maps of every year as products,
+    for ``years`` (default: those ``result`` mapped). None when the demo made no land-cover
+    maps. (Its report is written with the others: ``demo_reports``.)"""
+    from ..integrity import evidence_on_cells, integrity_layers, load_hemeroby_table, run_integrity
 
     if result.landcover is None:
         return None
@@ -547,13 +547,10 @@ def run_integrity_demo(
     catalog = LocalCatalog(out, title="ecointegrity ecosystem integrity")
     run = run_integrity(layers, train_year=years[1], evidence=cells, table=table,
                         out_catalog=catalog, model_path=out / "model.json")
-    html, pdf = write_report(run.maps, out / "report.html",
-                             area_name=f"{result.country.demo_area} (demo, simulated)",
-                             validation=run.validation, acoustic=run.acoustic, model=run.model)
-    demo = IntegrityDemo(out, html, pdf)
+    demo = IntegrityDemo(out, run)
     last = run.maps[years[1]].ei.values
     demo.summary.append(f"integrity: EI maps {years[0]}-{years[1]} in {out} (mean EI {years[1]}: "
-                        f"{float(np.nanmean(last)):.2f}); report {html} and {pdf}")
+                        f"{float(np.nanmean(last)):.2f})")
     if run.validation is not None:
         demo.summary.append(
             "integrity: " + run.validation.summary().replace("\n", "\n      ").rstrip()

@@ -1,7 +1,7 @@
-"""``ecointegrity integrity``: ecosystem-integrity maps and reports.
+"""``ecointegrity integrity``: ecosystem-integrity maps (their documents: ``ecointegrity report``).
 
-The integrity package (pgmpy, LightGBM, report rendering) is imported inside each command, so
-that the rest of the command line starts without it."""
+The integrity package (pgmpy, LightGBM) and the reports are imported inside each command, so
+that the rest of the command line starts without them."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from ..integrity import HemerobyTable
 
-__all__ = ["integrity_app"]
+__all__ = ["integrity_app", "read_ei_maps"]
 
 integrity_app = typer.Typer(
     help="Ecosystem integrity: Bayesian-network EI maps and reports.", no_args_is_help=True
@@ -68,11 +68,13 @@ def integrity_map(
         Path | None,
         typer.Option(help="Ecoregion or life-zone raster (class codes): majority per cell."),
     ] = None,
-    report: Annotated[bool, typer.Option(help="Also write report.html and report.pdf.")] = True,
+    report: Annotated[
+        bool, typer.Option(help="Also write the integrity report (reports/, HTML and PDF, es and en).")
+    ] = True,
 ) -> None:
     """Train the network on one year's cells, validate it on spatial blocks beside LightGBM,
     map EI, its uncertainty and hemeroby for every year, and write them as products."""
-    from ..integrity import load_hemeroby_table, read_adjacency, run_integrity, write_report
+    from ..integrity import load_hemeroby_table, read_adjacency, run_integrity
 
     try:
         area = parse_bbox(bbox)
@@ -106,9 +108,12 @@ def integrity_map(
     if run.validation is not None:
         console.print(run.validation.summary())
     if report:
-        html, pdf = write_report(run.maps, out / "report.html", area_name=bbox,
-                                 validation=run.validation, acoustic=run.acoustic, model=run.model)
-        console.print(f"report: {html} and {pdf}")
+        from ..reports import LANGUAGES, integrity_report, publish
+
+        files = publish(lambda lang: integrity_report(
+            run.maps, lang=lang, area_name=bbox, validation=run.validation,
+            acoustic=run.acoustic, model=run.model), out / "reports", "integrity", LANGUAGES)
+        console.print("integrity report: " + ", ".join(str(f) for f in files))
 
 
 def _cell_layers(
@@ -149,51 +154,7 @@ def _evidence_cells(evidence: Path, cell_grid: GeoBox) -> pd.DataFrame:
     return evidence_on_cells(sites, cell_grid)
 
 
-@integrity_app.command("report")
-def integrity_report(
-    maps_catalog: Annotated[
-        Path, typer.Argument(help="Integrity catalog written by `integrity map`.")
-    ],
-    out: Annotated[
-        Path, typer.Option(help="Report (HTML); the PDF goes beside it.")
-    ] = Path("integrity-report.html"),
-    regions: Annotated[
-        Path | None,
-        typer.Option(help="Polygons to summarise (GeoPackage, GeoParquet, Shapefile)."),
-    ] = None,
-    name_column: Annotated[str | None, typer.Option(help="The regions' name column.")] = None,
-    title: Annotated[str, typer.Option(help="Report title.")] = "Ecosystem integrity",
-    area_name: Annotated[
-        str, typer.Option(help="How the report names the area.")
-    ] = "the mapped area",
-) -> None:
-    """Write the report (HTML + PDF) from existing maps, for the mapped area and, given
-    polygons (e.g. protected areas), for each of them."""
-    import json
-
-    import geopandas as gpd
-
-    from ..integrity import IntegrityNetwork, write_report
-
-    try:
-        maps = _read_ei_maps(maps_catalog)
-        shapes = gpd.read_file(regions) if regions is not None else None
-        model_file = maps_catalog / "model.json"
-        model = IntegrityNetwork.load(model_file) if model_file.exists() else None
-        validation_file = maps_catalog / "validation.json"
-        acoustic = (
-            json.loads(validation_file.read_text()).get("acoustic")
-            if validation_file.exists()
-            else None
-        )
-        html, pdf = write_report(maps, out, title=title, area_name=area_name, acoustic=acoustic,
-                                 model=model, regions=shapes, region_name_column=name_column)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        fail(exc)
-    console.print(f"report: {html} and {pdf}")
-
-
-def _read_ei_maps(catalog_root: Path) -> dict[int, xr.Dataset]:
+def read_ei_maps(catalog_root: Path) -> dict[int, xr.Dataset]:
     """Every year's EI and sd from an integrity catalog, on the grid the maps were written on."""
     # Not in the cube's public API yet: the grid an item was written on, from its proj:* fields.
     from ..cube.load import native_geobox

@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from ..config import get_settings
-from ..cube import CubeError, national_grid, region_geobox, tiles_for
+from ..cube import CubeError, national_grid, read_product, region_geobox, tiles_for
 from ..landcover import (
+    draw_validation_sample,
+    landcover_spec,
     list_schemes,
     load_scheme,
     map_change,
@@ -32,6 +34,7 @@ from ._common import (
     fail,
     landcover_catalog,
     parse_area,
+    parse_bbox,
     parse_years,
     product_catalog,
 )
@@ -219,3 +222,46 @@ def landcover_change(
         f"{result.raster}, {result.polygons}, {result.matrix_csv}"
     )
     console.print(result.matrix.round(1).to_string())
+
+
+@landcover_app.command("sample")
+def landcover_sample(
+    scheme: Annotated[str, typer.Option(help="Class scheme of the map (name or JSON file).")],
+    year: Annotated[int, typer.Option(help="Year of the map to validate.")],
+    bbox: Annotated[str, typer.Option(help="minlon,minlat,maxlon,maxlat of the map's area.")],
+    out: Annotated[
+        Path, typer.Option(help="Points to label (.gpkg, or .csv with longitude/latitude).")
+    ],
+    n: Annotated[int, typer.Option(min=1, help="Total number of points.")] = 600,
+    allocation: Annotated[
+        str, typer.Option(help="proportional, equal, or minimum (at least --min-per-class).")
+    ] = "minimum",
+    min_per_class: Annotated[int, typer.Option(help="Points per stratum at least.")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed (the same seed, the same points).")] = 0,
+    grid: GridOpt = "mexico",
+    maps_catalog: MapsOpt = None,
+) -> None:
+    """Draw the validation sample of a map: stratified random points (map classes as strata,
+    Olofsson et al. 2014) with an empty ``reference`` column for the interpreters; then
+    ``ecointegrity report landcover --sample`` writes the validation document."""
+    from ..io import atomic_path
+
+    try:
+        geobox = region_geobox(national_grid(grid), parse_bbox(bbox))
+        product = landcover_spec(scheme).name
+        class_map = read_product(landcover_catalog(maps_catalog), product, year, geobox,
+                                 ["class"])["class"]
+        points = draw_validation_sample(class_map, n, allocation=allocation,
+                                        min_per_class=min_per_class, seed=seed)
+        if out.suffix.lower() == ".csv":
+            with atomic_path(out, suffix=".csv") as tmp:
+                points.drop(columns="geometry").to_csv(tmp, index=False)
+        else:
+            with atomic_path(out, suffix=out.suffix) as tmp:  # the layer named as the file
+                points.to_file(tmp, layer=out.stem.replace("-", "_").replace(".", "_"))
+    except (CubeError, ValueError, KeyError) as exc:
+        fail(exc)
+    counts = points.map_class.value_counts().sort_index()
+    console.print(f"{len(points)} points in {out} (per map class: "
+                  + ", ".join(f"{c}: {k}" for c, k in counts.items())
+                  + "); fill the 'reference' column, then run `ecointegrity report landcover`")

@@ -78,6 +78,11 @@ def serve(
         bool,
         typer.Option(help="Log each request (method, path, status; never the client address)."),
     ] = False,
+    reports: Annotated[
+        Path | None,
+        typer.Option(help="Folder of `ecointegrity report` output to publish at /reports "
+                          "(default: <data_root>/reports when it holds an index.json)."),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -106,6 +111,11 @@ def serve(
     overrides: dict[str, Any] = {}
     if forwarded_allow_ips is not None:
         overrides["forwarded_allow_ips"] = forwarded_allow_ips
+    default_reports = Path(settings.location("reports")) if is_local(settings.data_root) else None
+    if reports is None and default_reports is not None and (default_reports / "index.json").is_file():
+        reports = default_reports
+    if reports is not None:
+        overrides["reports_dir"] = str(reports.resolve())
     api_settings = ApiSettings(**overrides)
     if not api_settings.secret:
         console.print(
@@ -120,7 +130,8 @@ def serve(
     if workers > 1:
         catalog_list = [str(c) for c in catalogs]
         _serve_workers(
-            workers, host, port, catalog_list, database, animations, forwarded_allow_ips, access_log
+            workers, host, port, catalog_list, database, animations, forwarded_allow_ips, access_log,
+            api_settings.reports_dir,
         )
         return
     api = create_app(catalogs, database, animations, api_settings)
@@ -137,6 +148,7 @@ def _serve_workers(
     animations: str,
     forwarded_allow_ips: str | None,
     access_log: bool,
+    reports: str | None = None,
 ) -> None:
     """Serve with ``workers`` processes, each building the app from the environment."""
     import uvicorn
@@ -155,6 +167,8 @@ def _serve_workers(
     env = environment_for(catalogs, database, animations)
     if forwarded_allow_ips is not None:
         env["ECOINTEGRITY_API_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    if reports is not None:
+        env["ECOINTEGRITY_API_REPORTS_DIR"] = reports
     with _metrics_folder(os.environ.get(MULTIPROC_ENV)) as folder:
         env[MULTIPROC_ENV] = folder
         with _environment(env):

@@ -8,21 +8,28 @@ blanket, vectorised (``_inference``, numba kernels in ``_posterior_numba`` with 
 reference); ``validation`` scores it (spatially blocked cross-validation beside LightGBM, the
 acoustic check); ``simulate`` is the scene simulator with a known integrity field and recorders;
 ``workflow`` reads the other parts' products (land-cover maps, annual products, acoustic site
-evidence), never their internals, and writes EI maps; ``report`` turns them into HTML and PDF.
+evidence), never their internals, and writes EI maps; ``summaries`` gives the figures reports
+quote (area per EI class, statistics per region and year; the documents are ``ecointegrity.reports``).
 
 Layering (a module imports only modules to its left):
 hemeroby, grid, _discretise, _posterior_numba <- _inference <- network <- validation, simulate
-    <- workflow, report
+    <- workflow; summaries
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from .grid import cell_geobox, cell_statistics, cell_table, class_shares, majority, sites_to_cells
 from .hemeroby import HemerobyTable, load_hemeroby_table, shipped_hemeroby_tables
 from .network import IntegrityNetwork, effort_likelihood, read_adjacency, summarise_posterior
 from .simulate import IntegrityScene, simulate_integrity
+from .summaries import (
+    EI_CLASSES,
+    INTACT,
+    area_by_class,
+    region_masks,
+    region_statistics,
+    region_trends,
+)
 from .validation import (
     CrossValidationResult,
     acoustic_relation,
@@ -39,12 +46,9 @@ from .workflow import (
     run_integrity,
 )
 
-if TYPE_CHECKING:
-    from .report import area_by_class, region_statistics, write_report
-
-_REPORT = ("area_by_class", "region_statistics", "write_report")
-
 __all__ = [
+    "EI_CLASSES",
+    "INTACT",
     "CrossValidationResult",
     "HemerobyTable",
     "IntegrityNetwork",
@@ -66,26 +70,14 @@ __all__ = [
     "majority",
     "raster_on",
     "read_adjacency",
+    "region_masks",
     "region_statistics",
+    "region_trends",
     "run_integrity",
     "shipped_hemeroby_tables",
     "simulate_integrity",
     "sites_to_cells",
     "spatial_blocks",
     "summarise_posterior",
-    "write_report",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # The report draws with matplotlib and selects its Agg backend: import it on first use only,
-    # so that importing the package leaves an interactive session's backend alone.
-    if name in _REPORT:
-        from . import report
-
-        return getattr(report, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_REPORT])

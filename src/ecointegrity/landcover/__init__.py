@@ -7,7 +7,8 @@ spectral evidence. Uses ``ecointegrity.cube`` and reads the mosaics' products; n
 above.
 
 Layering (a module imports only modules to its left):
-accuracy, change, features, schemes, segmentation, training <- model <- mapping <- workflow
+accuracy, change, features, schemes, segmentation, training <- model <- mapping <- workflow;
+accuracy <- validation
 """
 
 from __future__ import annotations
@@ -37,9 +38,14 @@ from .model import LandCoverModel
 from .schemes import ClassScheme, SchemeMapping, convert, list_schemes, load_mapping, load_scheme
 from .segmentation import segment, segment_labels, zonal_mean
 from .training import TrainingSet, rasterize_reference, read_reference, sample_training
+from .validation import MapAssessment, assess_map, draw_validation_sample, mapped_area_ha
 from .workflow import ChangeOutputs, map_change, reference_labels, train_model
 
 __all__ = [
+    "MapAssessment",
+    "assess_map",
+    "draw_validation_sample",
+    "mapped_area_ha",
     "AccuracyReport",
     "AreaEstimate",
     "accuracy_report",

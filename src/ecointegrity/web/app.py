@@ -1,5 +1,5 @@
 """The React-2-EO HTTP API (FastAPI): products, XYZ tiles, WMS 1.3.0, slices, animations,
-reactions and reaction statistics.
+reactions and reaction statistics, and the published reports.
 
 ``create_app`` only composes: it builds the state routes are given (product catalogs read-only,
 a store: SQLite by default, PostgreSQL by URL, a folder for rendered animations, the metrics
@@ -42,13 +42,15 @@ def create_app(
     settings: ApiSettings | None = None,
     *,
     site: Path | None = STATIC_DIR,
+    reports: str | Path | None = None,
 ) -> FastAPI:
     """The API over product catalogs, a store and a place for animations (a folder, or an
     object-storage URL that every replica shares).
 
     ``products`` is one catalog folder or several (annual products, land-cover maps); where two
     list the same product, the first wins. ``site``: the built web app served at ``/`` and
-    ``/dashboard`` (``None``: the API alone).
+    ``/dashboard`` (``None``: the API alone). ``reports``: a folder of ``ecointegrity report``
+    output served at ``/reports`` (default: ``settings.reports_dir``; ``None`` there too: none).
     """
     settings = settings or ApiSettings()
     problem: dict[str, Any] = {"model": Problem}
@@ -68,6 +70,8 @@ def create_app(
     store.upgrade()
     app.state.store, app.state.settings = store, settings
     app.state.animations_dir = str(animations_dir)
+    reports = reports if reports is not None else settings.reports_dir
+    app.state.reports_dir = Path(reports) if reports is not None else None
     if is_local(animations_dir):
         Path(animations_dir).mkdir(parents=True, exist_ok=True)
 

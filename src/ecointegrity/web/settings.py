@@ -64,6 +64,10 @@ class ApiSettings(BaseSettings):
         default=10.0,
         description="how long a map or tile waits for a read slot before answering 503 (busy)",
     )
+    reports_dir: str | None = Field(
+        default=None,
+        description="folder of `ecointegrity report` output (index.json) served at /reports",
+    )
     tile_cache_seconds: int = 86_400
     tile_cache_mb: float = Field(
         default=64, description="encoded tiles kept in memory; 0 turns the cache off"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import animations, meta, products, reactions, slices, tiles, wms
+from . import animations, meta, products, reactions, reports, slices, tiles, wms
 
 __all__ = ["api_routers"]
 
@@ -23,4 +23,5 @@ def api_routers() -> list[APIRouter]:
         slices.router(),
         animations.router(),
         reactions.router(),
+        reports.router(),
     ]
