@@ -34,6 +34,15 @@ def _maps() -> dict[int, xr.Dataset]:
     return {2021: make(first), 2023: make(last)}
 
 
+def _regions() -> gpd.GeoDataFrame:
+    """The 5 x 10 cells of the north-west, and the columns east of them."""
+    west = GRID.extent.boundingbox
+    return gpd.GeoDataFrame({"name": ["north-west", "rest"]},
+                            geometry=[box(west.left, west.top - 5 * 250, west.left + 10 * 250, west.top),
+                                      box(west.left + 10 * 250, west.bottom, west.right, west.top)],
+                            crs="EPSG:6372")
+
+
 def test_area_by_class_adds_up():
     table = area_by_class(_maps())
     assert list(table.columns) == [2021, 2023]
@@ -43,11 +52,7 @@ def test_area_by_class_adds_up():
 
 def test_region_statistics():
     maps = _maps()
-    west = GRID.extent.boundingbox
-    regions = gpd.GeoDataFrame({"name": ["north-west", "rest"]},
-                               geometry=[box(west.left, west.top - 5 * 250, west.left + 10 * 250, west.top),
-                                         box(west.left + 10 * 250, west.bottom, west.right, west.top)],
-                               crs="EPSG:6372").to_crs("EPSG:4326")
+    regions = _regions().to_crs("EPSG:4326")
     stats = region_statistics(maps[2023], regions, "name").set_index("region")
     assert stats.loc["north-west", "cells"] == 49 and stats.loc["rest", "cells"] == 400
     expected = np.nanmean(maps[2023].ei.values[:5, :10])
@@ -56,11 +61,7 @@ def test_region_statistics():
 
 def test_region_trends_follow_each_region_over_the_years():
     maps = _maps()
-    west = GRID.extent.boundingbox
-    regions = gpd.GeoDataFrame({"name": ["north-west", "rest"]},
-                               geometry=[box(west.left, west.top - 5 * 250, west.left + 10 * 250, west.top),
-                                         box(west.left + 10 * 250, west.bottom, west.right, west.top)],
-                               crs="EPSG:6372")
+    regions = _regions()
     trends = region_trends(maps, regions, "name").set_index(["region", "year"])
     nw = trends.loc[("north-west", 2023)]
     # 49 cells of the north-west lost 0.3 (or less where clipped at 0), the NaN cell is not counted
