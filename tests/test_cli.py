@@ -383,7 +383,8 @@ def test_demo_writes_every_report_in_both_languages(demo_run):
     assert re.search(r"reports: \d+ PDF and \d+ HTML documents \(es, en\)", " ".join(result.output.split()))
     index = read_index(reports)
     names = {e["name"] for e in index}
-    assert {"integrity", "landcover-validation-2025", "regions", "acoustic-sites"} <= names
+    assert {"integrity", "landcover-validation-2025", "landcover-change-1996-2025", "regions",
+            "acoustic-sites"} <= names
     cards = {e["region"] for e in index if e.get("region")}
     assert cards == {"Mitad norte (demo)", "Mitad sur (demo)", "Núcleo (demo)"}
     assert len(index) == 2 * len(names)  # every report in es and en
@@ -406,8 +407,10 @@ def test_demo_writes_every_report_in_both_languages(demo_run):
     assert "Núcleo (demo)" in card and "Cobertura del suelo" in card and "Integridad por año" in card
     for pdf in sorted(reports.glob("*.pdf")):
         assert not words_outside_margins(pdf), pdf.name
-    for name in ("integrity.es", "landcover-validation-2025.es", "region-nucleo-demo.es", "regions.en",
-                 "acoustic-sites.es"):
+    change = pdf_text(reports / "landcover-change-1996-2025.es.pdf")
+    assert "Transiciones" in change and "cambió de clase" in change
+    for name in ("integrity.es", "landcover-validation-2025.es", "landcover-change-1996-2025.es",
+                 "region-nucleo-demo.es", "regions.en", "acoustic-sites.es"):
         assert screenshots(reports / f"{name}.pdf", "reports/demo")
 
 
@@ -444,6 +447,12 @@ def test_report_commands_on_the_demo(demo_run, tmp_path):
                                  "--out", str(reports), "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert (reports / "region-mitad-norte-demo.en.pdf").exists() and not (reports / "regions.es.pdf").exists()
+    change = out / "change" / "change-simulator-8-1996-2025.tif"
+    result = runner.invoke(app, ["report", "landcover-change", str(out / "landcover"), "--scheme", "simulator-8",
+                                 "--years", "2020/2025", bbox, "--change", str(change), "--out", str(reports),
+                                 "--lang", "es"])
+    assert result.exit_code == 0, result.output
+    assert "Cobertura del suelo y su cambio" in (reports / "landcover-change-2020-2025.es.html").read_text()
     result = runner.invoke(app, ["report", "acoustics", str(out / "acoustics" / "site-evidence.csv"),
                                  "--integrity-catalog", str(out / "integrity"), "--out", str(reports)])
     assert result.exit_code == 0, result.output

@@ -331,3 +331,34 @@ def test_numbers_beyond_reason_still_print():
     w = Wording("es")
     assert w.number(float("inf"), 2) == "∞" and w.number(1e200, 2) == "1.00e+200"
     assert w.percent(1e200) == "–"
+
+
+def test_landcover_change_report_counts_transitions(tmp_path):
+    from ecointegrity.landcover import load_scheme
+    from ecointegrity.reports import landcover_change_report
+
+    scheme = load_scheme("simulator-8")
+    before = np.full(GRID.shape, 1.0)
+    before[-1, -1] = np.nan
+    after = before.copy()
+    after[:8, :12] = 5  # 96 cells of 6.25 ha cleared
+    after[20:, :5] = 4  # 20 cells to crops
+    maps = {2000: xr.DataArray(before, coords=xr_coords(GRID), dims=("y", "x")),
+            2010: xr.DataArray((before + after) / 2 // 1, coords=xr_coords(GRID), dims=("y", "x")),
+            2020: xr.DataArray(after, coords=xr_coords(GRID), dims=("y", "x"))}
+    doc = landcover_change_report(maps, scheme=scheme, lang="es", area_name="prueba",
+                                  regions=_regions(), name_column="nombre")
+    names = scheme.names("es")
+    assert f"cambió de clase {116 * 6.25:,.0f} ha" in doc.text()
+    areas = {r[0]: r for r in doc.tables()[0].rows}
+    assert areas[f"1 {names[1]}"][-1] == f"{-116 * 6.25:,.0f}"
+    largest = doc.tables()[-1].rows[0]
+    assert largest == (names[1], names[5], "600.0")
+    # only the changes the change detection kept (here: the crops) count when a mask is given
+    kept = np.zeros(GRID.shape, bool)
+    kept[20:, :5] = True
+    masked = landcover_change_report(maps, scheme=scheme, lang="en", area_name="test", changed=kept)
+    assert "125 ha changed class" in masked.text()
+    _, pdf = write_document(doc, tmp_path / "change.es")
+    assert not words_outside_margins(pdf)
+    screenshots(pdf, "reports")

@@ -1,9 +1,10 @@
 """The demo's reports: what an institution would publish from the demo's outputs.
 
 Into ``<out>/reports``, in Spanish and English, HTML and PDF: the integrity report, the
-validation document of the last year's land-cover map, a card per region of a demo polygon
-file (written beside them as ``regions.gpkg``, so it can be opened and replaced) with their
-ranking, and the acoustic monitoring report of the recording sites.
+land-cover and change report of the whole period, the validation document of the last year's
+land-cover map, a card per region of a demo polygon file (written beside them as
+``regions.gpkg``, so it can be opened and replaced) with their ranking, and the acoustic
+monitoring report of the recording sites.
 
 The land-cover validation follows the practice a real release follows: a stratified random
 sample of the map (Olofsson et al. 2014 allocation), labelled from a reference; here the
@@ -25,6 +26,7 @@ from ..cube import Country, LocalCatalog, read_product
 from ..io import atomic_path
 from ..landcover import assess_map, draw_validation_sample, landcover_spec, load_scheme
 from .demo_job import DemoResult, IntegrityDemo, demo_geobox
+from .report import change_mask
 
 __all__ = ["ReportsDemo", "demo_regions", "run_reports_demo"]
 
@@ -74,6 +76,15 @@ def _validation_sample(class_map: Any, truth: np.ndarray, folder: Path, year: in
     return sample
 
 
+def _detected_change(result: DemoResult, on: Any) -> np.ndarray | None:
+    """The demo's change map (first to last year, spectral evidence and MMU), as a mask."""
+    if result.landcover is None:
+        return None
+    first, last = result.years
+    path = result.landcover.parent / "change" / f"change-{SCHEME}-{first}-{last}.tif"
+    return change_mask(path, on) if path.exists() else None
+
+
 def run_reports_demo(out: Path, result: DemoResult, integrity: IntegrityDemo | None, *,
                      evidence: Path | None = None, say: Say = print) -> ReportsDemo:
     """Write the demo's reports (see the module docstring) into ``out``."""
@@ -82,6 +93,7 @@ def run_reports_demo(out: Path, result: DemoResult, integrity: IntegrityDemo | N
         SampleDesign,
         acoustic_sites_report,
         integrity_report,
+        landcover_change_report,
         landcover_validation,
         publish,
         publish_region_cards,
@@ -127,15 +139,21 @@ def run_reports_demo(out: Path, result: DemoResult, integrity: IntegrityDemo | N
             return doc
 
         demo.files += publish(validation, out, f"landcover-validation-{last}")
+        cover = {year: read_product(catalog, product, year, geobox, ["class"])["class"]
+                 for year in range(result.years[0], last + 1)}
+        changed = _detected_change(result, cover[last])
+        demo.files += publish(lambda lang: landcover_change_report(
+            cover, scheme=scheme, lang=lang, area_name=place, changed=changed,
+            regions=regions, name_column="nombre", source=source),
+            out, f"landcover-change-{result.years[0]}-{last}")
         est = next(iter(estimates.values()))
         demo.summary.append(
             f"land-cover validation {last}: {len(sample)} stratified points, overall accuracy "
             f"{est.overall_accuracy:.3f} ± {est.overall_accuracy_ci:.3f} (95% CI, Olofsson et al. "
             "2014)")
         if maps:
-            cover = {year: read_product(catalog, product, year, geobox, ["class"])["class"]
-                     for year in sorted(maps)}
-            demo.files += publish_region_cards(maps, regions, "nombre", out, landcover=cover,
+            demo.files += publish_region_cards(maps, regions, "nombre", out,
+                                               landcover={y: cover[y] for y in maps if y in cover},
                                                scheme=scheme, evidence=sites, source=source)
     elif maps:
         demo.files += publish_region_cards(maps, regions, "nombre", out, evidence=sites,

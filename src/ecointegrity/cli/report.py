@@ -1,7 +1,8 @@
 """``ecointegrity report``: publishable documents (HTML and PDF, Spanish and English).
 
-``integrity`` (the integrity report of an area), ``landcover`` (the validation document of a
-land-cover map, from a labelled sample), ``regions`` (a card per polygon of any polygon file with
+``integrity`` (the integrity report of an area), ``landcover-change`` (land cover over the years
+and its transitions), ``landcover`` (the validation document of a land-cover map, from a
+labelled sample), ``regions`` (a card per polygon of any polygon file with
 a name column, and their ranking) and ``acoustics`` (the acoustic monitoring report per site).
 Each writes ``<name>.<lang>.html`` and ``.pdf`` into ``--out`` and records them in its
 ``index.json``, which ``ecointegrity serve --reports`` publishes. The reports package (matplotlib,
@@ -21,10 +22,11 @@ from .integrity import read_ei_maps
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import numpy as np
     import pandas as pd
     import xarray as xr
 
-__all__ = ["report_app"]
+__all__ = ["change_mask", "read_points", "report_app"]
 
 report_app = typer.Typer(
     help="Reports to publish: integrity, land-cover validation, region cards, acoustic sites "
@@ -197,6 +199,61 @@ def report_landcover(
         fail(exc)
     console.print(f"land-cover validation {year} ({', '.join(langs)}):")
     _say_written(files)
+
+
+@report_app.command("landcover-change")
+def report_landcover_change(
+    maps_catalog: Annotated[Path, typer.Argument(help="Land-cover catalog (`landcover map`).")],
+    scheme: Annotated[str, typer.Option(help="Class scheme of the maps (name or JSON file).")],
+    years: Annotated[str, typer.Option(help="First and last year, e.g. 1996/2025.")],
+    bbox: Annotated[str, typer.Option(help="minlon,minlat,maxlon,maxlat of the maps' area.")],
+    grid: Annotated[str, typer.Option(help="National grid of the maps (mexico, colombia).")] = "mexico",
+    change: Annotated[
+        Path | None,
+        typer.Option(help="Change raster of `landcover change` (from-to COG): count only the "
+                          "changes it kept (spectral evidence, minimum mapping unit)."),
+    ] = None,
+    area_name: Annotated[str, typer.Option(help="How the report names the area.")] = "",
+    regions: RegionsOpt = None,
+    name_column: NameOpt = None,
+    out: OutOpt = Path("reports"),
+    lang: LangOpt = None,
+    source: SourceOpt = "",
+) -> None:
+    """The land-cover and change report: maps of the first and last year, where classes
+    changed, area per class over the years, the transitions between classes in hectares."""
+    from ..landcover import load_scheme
+    from ..reports import landcover_change_report, publish
+    from ._common import parse_years
+
+    try:
+        langs = _languages(lang)
+        class_scheme = load_scheme(scheme)
+        span = parse_years(years)
+        maps = _landcover_years(maps_catalog, scheme, list(span), bbox, grid)
+        changed = change_mask(change, next(iter(maps.values())))
+        shapes = _read_regions(regions, name_column)
+        files = publish(
+            lambda lg: landcover_change_report(
+                maps, scheme=class_scheme, lang=lg, area_name=area_name or maps_catalog.name,
+                changed=changed, regions=shapes, name_column=name_column, source=source),
+            out, f"landcover-change-{span[0]}-{span[-1]}", langs)
+    except _REPORT_ERRORS as exc:
+        fail(exc)
+    console.print(f"land-cover change {span[0]}-{span[-1]} ({', '.join(langs)}):")
+    _say_written(files)
+
+
+def change_mask(path: Path | None, on: xr.DataArray) -> np.ndarray | None:
+    """Where a from-to change raster (``landcover change``) records a change, on ``on``'s grid."""
+    if path is None:
+        return None
+    import numpy as np
+
+    from ..integrity import raster_on
+
+    from_to = raster_on(path, on.odc.geobox, categorical=True).values
+    return np.isfinite(from_to) & (from_to > 0)
 
 
 def read_points(path: Path) -> gpd.GeoDataFrame:

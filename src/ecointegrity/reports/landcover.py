@@ -9,7 +9,7 @@ from ``landcover.stratified_estimates``; this module only words and lays them ou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +20,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from ..landcover import AreaEstimate, ClassScheme, stratified_estimates  # noqa: E402
 from .document import Document, Facts, Figure, Heading, Paragraph, Summary, Table  # noqa: E402
 from .maps import Categories, MapContext, draw_map, figure_png  # noqa: E402
 from .wording import Language, Wording  # noqa: E402
 
-__all__ = ["SampleDesign", "landcover_validation"]
+__all__ = ["SampleDesign", "landcover_change_report", "landcover_validation"]
 
 
 @dataclass(frozen=True)
@@ -117,20 +118,23 @@ def _design_table(w: Wording, est: AreaEstimate, labels: dict[Any, str]) -> Tabl
                  rows, widths=(3, 1.4, 1, 1))
 
 
-def _matrix_table(w: Wording, est: AreaEstimate, labels: dict[Any, str], values: np.ndarray,
-                  caption: str, fmt: Any, total_label: str) -> Table:
-    codes = [str(c) for c in est.classes]
+def _matrix_table(w: Wording, classes: Sequence[Any], labels: dict[Any, str], values: np.ndarray,
+                  caption: str, fmt: Any, total_label: str, note: str | None = None) -> Table:
+    """A square matrix with row and column totals; rows labelled, columns by code."""
+    codes = [str(c) for c in classes]
     rows = []
-    for c, row in zip(est.classes, values, strict=True):
+    for c, row in zip(classes, values, strict=True):
         rows.append((f"{c} {labels[c]}", *(fmt(v) for v in row), fmt(row.sum())))
     rows.append((total_label, *(fmt(v) for v in values.sum(axis=0)), fmt(values.sum())))
     k = len(codes)
-    return Table(caption, (w(es="mapa \\ referencia", en="map \\ reference"), *codes, "total"),
+    corner = w(es="mapa \\ referencia", en="map \\ reference") if note is None else w(
+        es="antes \\ después", en="before \\ after")
+    return Table(caption, (corner, *codes, "total"),
                  tuple(rows), widths=(max(2.4, 0.25 * k),) + (1.0,) * (k + 1),
-                 note=w(es="Filas: clase del mapa (estrato); columnas: clase de referencia, por "
-                           "código (ver la leyenda).",
-                        en="Rows: map class (stratum); columns: reference class, by code (see "
-                           "the legend)."))
+                 note=note or w(es="Filas: clase del mapa (estrato); columnas: clase de "
+                                   "referencia, por código (ver la leyenda).",
+                                en="Rows: map class (stratum); columns: reference class, by code "
+                                   "(see the legend)."))
 
 
 def _accuracy_table(w: Wording, est: AreaEstimate, labels: dict[Any, str]) -> Table:
@@ -257,11 +261,11 @@ def landcover_validation(
                        f"allocation {allocation}.") + seed + reference),
         _design_table(w, est, labels),
         Heading(w(es="Matriz de error", en="Error matrix")),
-        _matrix_table(w, est, labels, counts,
+        _matrix_table(w, est.classes, labels, counts,
                       w(es="Matriz de error en número de puntos de muestra",
                         en="Error matrix in sample counts"),
                       w.integer, "total"),
-        _matrix_table(w, est, labels, np.asarray(est.cell_proportions, dtype=float),
+        _matrix_table(w, est.classes, labels, np.asarray(est.cell_proportions, dtype=float),
                       w(es="Matriz de error en proporciones de área estimadas (p_ij = W_i n_ij / n_i)",
                         en="Error matrix in estimated area proportions (p_ij = W_i n_ij / n_i)"),
                       lambda v: w.number(v, 4), w(es="total (p_·j)", en="total (p_·j)")),
@@ -287,3 +291,203 @@ def landcover_validation(
                "producer's accuracy (eq. 1–3) and their standard errors (eq. 5–7). Intervals = "
                f"z × standard error, z = {w.number(est.z, 2)}."), small=True))
     return doc, est
+
+
+def _class_areas(maps: Mapping[int, xr.DataArray], nodata: int) -> pd.DataFrame:
+    """Hectares per class (rows) and year (columns), counted on the maps' pixels."""
+    columns = {}
+    for year, class_map in sorted(maps.items()):
+        res = class_map.odc.geobox.resolution
+        pixel_ha = abs(float(res.x) * float(res.y)) / 1e4
+        values = np.asarray(class_map.values)
+        valid = np.isfinite(values) & (values != nodata) if values.dtype.kind == "f" else values != nodata
+        codes, counts = np.unique(values[valid].astype(int), return_counts=True)
+        columns[year] = pd.Series(counts * pixel_ha, index=codes)
+    return pd.DataFrame(columns).fillna(0.0).sort_index()
+
+
+def _shown_years(years: list[int], most: int = 6) -> list[int]:
+    """The first, the last and evenly spaced years between: a table that fits a page."""
+    if len(years) <= most:
+        return years
+    picks = np.linspace(0, len(years) - 1, most).round().astype(int)
+    return [years[i] for i in sorted(set(picks.tolist()))]
+
+
+def _transitions(maps: Mapping[int, xr.DataArray], first: int, last: int, nodata: int,
+                 changed: np.ndarray | None) -> pd.DataFrame:
+    """Hectares that went from one class (rows) to another (columns), first to last year."""
+    before = np.asarray(maps[first].values)
+    after = np.asarray(maps[last].values)
+    valid = np.isfinite(before) & np.isfinite(after) & (before != nodata) & (after != nodata)
+    moved = valid & (before != after)
+    if changed is not None:
+        moved &= changed
+    res = maps[last].odc.geobox.resolution
+    pixel_ha = abs(float(res.x) * float(res.y)) / 1e4
+    table = pd.crosstab(pd.Series(before[moved].astype(int), name="from"),
+                        pd.Series(after[moved].astype(int), name="to"))
+    return table * pixel_ha
+
+
+def _class_maps_figure(w: Wording, maps: Mapping[int, xr.DataArray], years: tuple[int, int],
+                       categories: Categories, context: MapContext) -> bytes:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.9))
+    present: set[int] = set()
+    for ax, year in zip(axes, years, strict=True):
+        draw_map(ax, maps[year], lang=w.lang, categories=categories, title=str(year),
+                 context=context)
+        ax.get_legend().remove()
+        values = np.asarray(maps[year].values, dtype=float)
+        present |= set(np.unique(values[np.isfinite(values)]).astype(int).tolist())
+    # one legend for both maps: every class either year shows
+    fig.legend(handles=[Patch(facecolor=c, edgecolor="#555", label=n)
+                        for code, c, n in zip(categories.codes, categories.colors,
+                                              categories.names, strict=True) if code in present],
+               loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def _change_figure(w: Wording, after: xr.DataArray, moved: np.ndarray, categories: Categories,
+                   context: MapContext, years: tuple[int, int]) -> bytes:
+    shown = after.where(moved)
+    fig, ax = plt.subplots(figsize=(7.2, 5.4))
+    draw_map(ax, shown, lang=w.lang, categories=categories, context=context,
+             title=w(es=f"Cambios {years[0]}–{years[1]}: clase a la que pasaron",
+                     en=f"Changes {years[0]}–{years[1]}: the class they became"))
+    ax.set_facecolor("#ececec")
+    return figure_png(fig)
+
+
+def _area_trend_figure(w: Wording, areas: pd.DataFrame, categories: Categories) -> bytes:
+    color = dict(zip(categories.codes, categories.colors, strict=True))
+    name = dict(zip(categories.codes, categories.names, strict=True))
+    order = areas.sum(axis=1).sort_values(ascending=False).index
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    ax.stackplot(areas.columns, areas.loc[order].to_numpy(),
+                 labels=[name.get(int(c), str(c)) for c in order],
+                 colors=[color.get(int(c), "#999999") for c in order])
+    ax.set_ylabel("ha")
+    ax.set_xlim(min(areas.columns), max(areas.columns))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def landcover_change_report(
+    maps: Mapping[int, xr.DataArray],
+    *,
+    scheme: ClassScheme,
+    lang: Language = "es",
+    area_name: str,
+    changed: np.ndarray | None = None,
+    regions: Any = None,
+    name_column: str | None = None,
+    locale: str | None = None,
+    source: str = "",
+) -> Document:
+    """The land-cover and change report of a series of maps (one per year, same grid).
+
+    Args:
+        maps: per year, the class map (``class`` of a land-cover product).
+        scheme: the maps' class scheme (names in the reader's language, colours).
+        changed: the first-to-last change mask of ``landcover.detect_change`` (changes backed by
+            spectral evidence, above the minimum mapping unit); None counts every pixel whose
+            class differs.
+    """
+    if len(maps) < 1:
+        raise ValueError("no land-cover maps to report on")
+    w = Wording(lang, locale)
+    years = sorted(maps)
+    first, last = years[0], years[-1]
+    nodata = scheme.nodata if scheme.nodata is not None else -1
+    names = scheme.names(w.lang)
+    categories = Categories(tuple(scheme.codes), tuple(c.color for c in scheme.classes),
+                            tuple(names[c] for c in scheme.codes))
+    context = MapContext(regions, name_column)
+    areas = _class_areas(maps, nodata)
+    total = float(areas[last].sum())
+    moves = _transitions(maps, first, last, nodata, changed)
+    moved_ha = float(moves.to_numpy().sum())
+    net = (areas[last] - areas[first]).sort_values()
+    doc = Document(title=w(es="Cobertura del suelo y su cambio", en="Land cover and its change"),
+                   subtitle=f"{area_name} · {w.year_range(first, last)}", lang=w.lang,
+                   kind="landcover-change",
+                   footer=" · ".join(p for p in ("ecointegrity", source) if p))
+    lines = [w(es=f"Área cartografiada: {w.number(total, 0)} ha, clasificada con el esquema "
+                  f"{scheme}.",
+               en=f"Area mapped: {w.number(total, 0)} ha, classified with scheme {scheme}.")]
+    if len(years) > 1:
+        lines.append(w(
+            es=f"Entre {first} y {last} cambió de clase {w.number(moved_ha, 0)} ha "
+               f"({w.percent(moved_ha / total if total else np.nan, 1)} del área).",
+            en=f"Between {first} and {last}, {w.number(moved_ha, 0)} ha changed class "
+               f"({w.percent(moved_ha / total if total else np.nan, 1)} of the area)."))
+        if len(net) and net.iloc[0] < 0:
+            lines.append(w(es=f"La clase que más área perdió es «{names.get(int(net.index[0]))}» "
+                              f"({w.signed(net.iloc[0], 0)} ha); la que más ganó, "
+                              f"«{names.get(int(net.index[-1]))}» ({w.signed(net.iloc[-1], 0)} ha).",
+                           en=f"The class that lost most is '{names.get(int(net.index[0]))}' "
+                              f"({w.signed(net.iloc[0], 0)} ha); the one that gained most, "
+                              f"'{names.get(int(net.index[-1]))}' ({w.signed(net.iloc[-1], 0)} ha)."))
+        if changed is not None:
+            lines.append(w(es="Solo cuentan los cambios respaldados por evidencia espectral y por "
+                              "encima de la unidad mínima cartografiable.",
+                           en="Only changes backed by spectral evidence and above the minimum "
+                              "mapping unit count."))
+    doc.add(Summary(w(es="En pocas palabras", en="In short"), tuple(lines)))
+    doc.add(Heading(w(es="Mapas", en="Maps")),
+            Figure(_class_maps_figure(w, maps, (first, last), categories, context),
+                   w(es=f"Cobertura del suelo en {first} y en {last}.",
+                     en=f"Land cover in {first} and in {last}.")))
+    if len(years) > 1:
+        before, after = np.asarray(maps[first].values), np.asarray(maps[last].values)
+        moved = np.isfinite(before) & np.isfinite(after) & (before != after)
+        if changed is not None:
+            moved &= changed
+        doc.add(Figure(_change_figure(w, maps[last], moved, categories, context, (first, last)),
+                       w(es="Píxeles que cambiaron de clase, en el color de su clase nueva; en "
+                            "gris, sin cambio.",
+                         en="Pixels that changed class, in the colour of their new class; grey: "
+                            "no change."), width=0.8),
+                Heading(w(es="Área por clase", en="Area by class")),
+                Figure(_area_trend_figure(w, areas, categories),
+                       w(es="Hectáreas de cada clase por año.",
+                         en="Hectares of each class per year.")))
+    shown = _shown_years(years)
+    doc.add(Table(
+        w(es="Área por clase (ha)", en="Area by class (ha)"),
+        (w(es="clase", en="class"), *(str(y) for y in shown),
+         *([w(es=f"cambio {first}–{last}", en=f"change {first}–{last}")] if len(years) > 1 else [])),
+        tuple((f"{int(c)} {names.get(int(c), c)}", *(w.number(areas.loc[c, y], 0) for y in shown),
+               *([w.signed(areas.loc[c, last] - areas.loc[c, first], 0)] if len(years) > 1 else []))
+              for c in areas.index),
+        widths=(2.6,) + (1.0,) * (len(shown) + (len(years) > 1)),
+        note=w(es="Áreas contadas en los píxeles de los mapas, sin corregir por sus errores: las "
+                  "áreas estimadas con intervalos de confianza están en el documento de validación.",
+               en="Areas counted on the maps' pixels, not corrected for their errors: areas "
+                  "estimated with confidence intervals are in the validation document.")))
+    if len(years) > 1 and moved_ha > 0:
+        codes = [int(c) for c in scheme.codes if c in set(moves.index) | set(moves.columns)]
+        full = moves.reindex(index=codes, columns=codes, fill_value=0.0)
+        doc.add(Heading(w(es="Transiciones", en="Transitions")),
+                _matrix_table(w, codes, {c: names.get(c, str(c)) for c in codes},
+                              full.to_numpy(), w(es=f"De qué clase a qué clase, {first}–{last} "
+                                                    "(ha; filas: antes, columnas: después)",
+                                                 en=f"From which class to which, {first}–{last} "
+                                                    "(ha; rows: before, columns: after)"),
+                              lambda v: w.number(v, 1), "total",
+                              note=w(es="Filas: clase en el primer año; columnas: clase en el "
+                                        "último, por código (ver la leyenda del mapa).",
+                                     en="Rows: class in the first year; columns: class in the "
+                                        "last, by code (see the map's legend).")))
+        top = full.stack().sort_values(ascending=False)
+        top = top[top > 0].head(10)
+        doc.add(Table(w(es="Las transiciones más grandes", en="The largest transitions"),
+                      (w(es="de", en="from"), w(es="a", en="to"), "ha"),
+                      tuple((names.get(int(a), str(a)), names.get(int(b), str(b)), w.number(v, 1))
+                            for (a, b), v in top.items()),
+                      widths=(2, 2, 1)))
+    return doc
+
