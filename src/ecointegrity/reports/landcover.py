@@ -488,6 +488,6 @@ def landcover_change_report(
                       (w(es="de", en="from"), w(es="a", en="to"), "ha"),
                       tuple((names.get(int(a), str(a)), names.get(int(b), str(b)), w.number(v, 1))
                             for (a, b), v in top.items()),
-                      widths=(2, 2, 1)))
+                      align=("left", "left", "right"), widths=(2, 2, 1)))
     return doc
 

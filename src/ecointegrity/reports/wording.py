@@ -68,7 +68,11 @@ class Wording:
     def signed(self, value: float, digits: int = 2) -> str:
         """Like `number`, with a + before positive values (changes)."""
         text = self.number(value, digits)
-        return "+" + text if math.isfinite(float(value)) and float(value) > 0 else text
+        if not math.isfinite(float(value)):
+            return text
+        if round(float(value), digits) == 0:
+            return self.number(0.0, digits)  # neither "+0" nor "-0"
+        return "+" + text if float(value) > 0 else text
 
     def percent(self, fraction: float, digits: int = 0) -> str:
         """A fraction (0.25) as a percentage in the locale's style ("25 %" or "25%")."""
