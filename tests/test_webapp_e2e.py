@@ -373,6 +373,8 @@ def test_service_worker_installs_and_an_offline_reload_shows_the_last_products(c
         page.wait_for_function(
             "document.querySelectorAll('#map img.leaflet-tile-loaded').length > 0", timeout=15_000)
         assert page.locator("#tabs [role=tab]").count() == tabs_online
+        # and the base map: our own outlines, from the worker's cache
+        page.wait_for_function("document.querySelectorAll('.leaflet-basemap-pane path').length > 5", timeout=15_000)
         page.wait_for_selector("#splash", state="hidden")
         # the splash's icon came from the cache too
         assert page.evaluate("document.querySelector('#splash img').naturalWidth") > 0
@@ -845,4 +847,128 @@ def test_dashboard_table_empty_state_and_k_anonymity(chromium, demo_outputs, tmp
         page.wait_for_timeout(1500)  # another poll
         assert empty.is_visible() and page.locator("path.leaflet-interactive").count() == 0
         page.screenshot(path=shots / "27-dashboard-one-network.png")
+    assert not errors
+
+
+def test_base_map_is_served_by_us_and_osm_is_an_option(phone, server, shots):
+    """Finding 2: the base map came from tile.openstreetmap.org at run time (nothing where that
+    is not reachable). Now the app's own country outlines (Natural Earth, /basemap.json, cached
+    by the service worker) are the base map; OpenStreetMap is a choice in the layer switch."""
+    page, context, errors = phone
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto("/")
+    page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.leaflet-basemap-pane path').length > 5")
+    assert not any("openstreetmap" in url for url in requested), "no OSM tile unless chosen"
+    assert any(url.endswith("/basemap.json") for url in requested)
+    page.evaluate("r2eo.setZoom(5)")
+    page.wait_for_timeout(300)
+    page.screenshot(path=shots / "30-own-base-map-es.png")
+    assert page.locator(".leaflet-control-layers-toggle").get_attribute("aria-label") == "Mapa base"
+    page.locator(".leaflet-control-layers").hover()  # Leaflet opens the switch on hover or tap
+    labels = page.locator(".leaflet-control-layers-base label").all_inner_texts()
+    assert [x.strip() for x in labels] == ["Mapa simple (sin conexión)", "OpenStreetMap (en línea)"]
+    page.locator(".leaflet-control-layers-base label", has_text="OpenStreetMap").click()
+    page.wait_for_timeout(500)
+    assert any("tile.openstreetmap.org" in url for url in requested)  # asked for (aborted here)
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_before_and_after_side_by_side(phone, server, shots):
+    """Finding 1: no before/after comparison. Now one tap splits the map between the first and
+    the last year of the range; the line moves by drag or arrow keys; play returns to the
+    animation."""
+    page, context, errors = phone
+    page.goto("/")
+    page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+    page.wait_for_selector("#splash", state="hidden")
+    years = page.evaluate("r2eo.products.find((p) => p.product === r2eo.product).years")
+    page.locator("#compare").click()
+    assert page.evaluate("r2eo.comparing()") and page.evaluate("r2eo.playing") is False
+    assert page.locator("#compare").get_attribute("aria-pressed") == "true"
+    assert page.locator(".compare-year.before").inner_text() == str(years[0])
+    assert page.locator(".compare-year.after").inner_text() == str(years[-1])
+    assert page.evaluate("r2eo.layerCount()") == 0  # the animation's layers are gone meanwhile
+    page.wait_for_function("document.querySelectorAll('.leaflet-compare-before-pane img.leaflet-tile-loaded').length > 0")
+    page.wait_for_function("document.querySelectorAll('.leaflet-compare-after-pane img.leaflet-tile-loaded').length > 0")
+
+    def right_edge_of_before() -> float:
+        clip = page.evaluate("r2eo.compareClip()")[0]
+        return float(clip.split("(")[1].split(",")[1].strip().removesuffix("px"))
+
+    middle = right_edge_of_before()
+    page.screenshot(path=shots / "31-before-after-es.png")
+    page.locator("#compare-range").focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    assert right_edge_of_before() > middle + 20, "the line moved right: more of the before year"
+    label = page.locator("#compare-range").get_attribute("aria-label")
+    assert label == f"Línea entre {years[0]} y {years[-1]}"
+    page.click("#lang")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.locator("#compare").inner_text() == "Back to the animation"
+    page.screenshot(path=shots / "32-before-after-en.png")
+    page.locator("#compare").click()
+    assert not page.evaluate("r2eo.comparing()") and page.evaluate("r2eo.layerCount()") > 0
+    page.locator("#compare").click()
+    page.locator("#play").click()  # play: back to the animation
+    assert not page.evaluate("r2eo.comparing()") and page.evaluate("r2eo.playing") is True
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_stories_open_in_one_tap(phone, server, shots):
+    """Finding 1: the seed's stories (deforestation, city growth, integrity) were not reachable.
+    Now the server finds where the data show them most (/api/stories) and one tap plays the
+    story's product and years there."""
+    page, context, errors = phone
+    page.goto("/")
+    page.wait_for_function("window.r2eo && window.r2eo.stories.length > 0", timeout=30_000)
+    page.wait_for_selector("#splash", state="hidden")
+    stories = page.evaluate("r2eo.stories")
+    keys = [s["key"] for s in stories]
+    assert "deforestation" in keys, keys  # the simulator clears forest in 2021-2023
+    story = next(s for s in stories if s["key"] == "deforestation")
+    button = page.locator("#stories [data-story=deforestation]")
+    assert button.inner_text() == "Deforestación"
+    button.click()
+    page.wait_for_timeout(1500)  # the flight
+    assert page.evaluate("r2eo.product") == story["product"] == "ndvi"
+    assert page.evaluate("[r2eo.yearFrom, r2eo.yearTo]") == [story["year_from"], story["year_to"]]
+    assert page.evaluate("r2eo.playing") is True
+    w, s, e, n = story["bbox"]
+    centre = page.evaluate("r2eo.mapCentre()")
+    assert w <= centre["lng"] <= e and s <= centre["lat"] <= n
+    assert page.locator("#map-status").inner_text().startswith("Deforestación: donde más bajó la vegetación")
+    assert page.locator("#tab-ndvi").get_attribute("aria-selected") == "true"
+    _settled(page)
+    page.screenshot(path=shots / "33-story-deforestation-es.png")
+    page.click("#lang")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.locator("#stories [data-story=deforestation]").inner_text() == "Deforestation"
+    assert page.locator("#map-status").inner_text().startswith("Deforestation: where vegetation fell the most")
+    page.screenshot(path=shots / "34-story-deforestation-en.png")
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_landscape_legend_clears_the_zoom_buttons(chromium, server, shots):
+    """Finding 7: in landscape the land-cover legend covered the zoom buttons."""
+    with _phone_browser(chromium, server, viewport={"width": PHONE["height"], "height": PHONE["width"]}) as (page, context, errors):
+        page.goto("/")
+        page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+        page.wait_for_selector("#splash", state="hidden")
+        landcover = page.evaluate("r2eo.products.find((p) => p.kind === 'classes').product")
+        page.locator(f"#tab-{landcover}").click()
+        page.wait_for_function(f"r2eo.product === '{landcover}'")
+        boxes = page.evaluate("""() => Object.fromEntries(['#legend', '.leaflet-control-zoom', '#near']
+            .map((s) => [s, document.querySelector(s)?.getBoundingClientRect().toJSON()]))""")
+
+        def overlap(a, b) -> bool:
+            return not (a["right"] <= b["left"] or b["right"] <= a["left"] or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+
+        legend = boxes["#legend"]
+        assert not overlap(legend, boxes[".leaflet-control-zoom"]), boxes
+        if boxes["#near"] and boxes["#near"]["width"] > 0:
+            assert not overlap(legend, boxes["#near"]), boxes
+        page.screenshot(path=shots / "35-landscape-land-cover.png")
     assert not errors

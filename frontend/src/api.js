@@ -20,6 +20,9 @@ export const products = () => request("/api/products");
 
 export const countries = () => request("/api/countries");
 
+// Deforestation, city growth, integrity: the places and years where the data show them most.
+export const stories = () => request("/api/stories");
+
 export function tileUrl(product, year, band) {
   return `/api/tiles/${encodeURIComponent(product)}/${year}/{z}/{x}/{y}.png${band ? `?band=${encodeURIComponent(band)}` : ""}`;
 }

@@ -4,6 +4,7 @@ import {
   COUNTRY_BOUNDS, L, countryBounds, createMap, orderProducts, plain, productBounds, productTabs, registerServiceWorker, renderLegend, renderTabs,
   setupCountrySwitch, unionBounds, watchConnection,
 } from "./common.js";
+import { Compare } from "./compare.js";
 import { applyLanguage, lang, onLanguage, setupLanguageToggle, t } from "./i18n.js";
 
 const FRAME_MS = 1000; // one year per second while playing
@@ -29,6 +30,10 @@ const state = (window.r2eo = {
   reactMessage: null,
   sending: null,
   country: null, // the country last chosen in the switch
+  story: null, // the story last opened (its key)
+  stories: [],
+  comparing: () => Boolean(compare?.open),
+  compareClip: () => [...document.querySelectorAll(".leaflet-compare-before-pane, .leaflet-compare-after-pane")].map((p) => p.style.clip),
   mapCentre: () => map?.getCenter(),
   zoom: () => map?.getZoom(),
   setZoom: (z) => map?.setZoom(z, { animate: false }),
@@ -128,6 +133,7 @@ class YearStack {
 let map;
 let stack = null;
 let timer = null;
+let compare = null;
 
 function current() { return state.products.find((p) => p.product === state.product); }
 
@@ -142,6 +148,7 @@ function showYear(year) {
 }
 
 function rebuildLayers() {
+  if (compare?.open) endCompare();
   stack?.remove();
   const product = current();
   const years = yearsInRange(product);
@@ -173,6 +180,10 @@ function schedule(delay = FRAME_MS) {
 }
 
 function setPlaying(playing) {
+  if (playing && compare?.open) { // play means the animation again
+    endCompare();
+    rebuildLayers();
+  }
   state.playing = playing;
   const button = $("play");
   button.setAttribute("aria-pressed", String(playing));
@@ -301,6 +312,84 @@ function selectProduct(name) {
   setupRange(product);
   renderLegend($("legend"), product);
   rebuildLayers();
+}
+
+// -- before and after, stories --------------------------------------------------------------------
+
+// The first and last year of the chosen range, side by side (the whole series if one year).
+function startCompare() {
+  const product = current();
+  let years = yearsInRange(product);
+  if (years.length < 2) years = product.years;
+  if (years.length < 2) return;
+  setPlaying(false);
+  stack?.remove();
+  stack = null;
+  $("year").textContent = "";
+  compare.show(years[0], years[years.length - 1], (year) => api.tileUrl(product.product, year), {
+    bounds: productBounds(product) ?? undefined, maxNativeZoom: 16, maxZoom: 19, attribution: product.attribution,
+  });
+  labelCompareButton();
+}
+
+function endCompare() {
+  compare.close();
+  labelCompareButton();
+}
+
+function labelCompareButton() {
+  const button = $("compare");
+  button.setAttribute("aria-pressed", String(compare.open));
+  button.textContent = t(compare.open ? "compareClose" : "compare");
+  button.dataset.i18n = compare.open ? "compareClose" : "compare";
+}
+
+function toggleCompare() {
+  if (compare.open) {
+    endCompare();
+    rebuildLayers();
+  } else {
+    startCompare();
+  }
+}
+
+// One tap: the story's product and years, played where the change is strongest.
+function openStory(story) {
+  if (!state.products.some((p) => p.product === story.product)) return;
+  state.story = story.key;
+  state.yearFrom = story.year_from;
+  state.yearTo = story.year_to;
+  renderTabs($("tabs"), productTabs(state.products), story.product, selectProduct);
+  selectProduct(story.product);
+  const [w, s, e, n] = story.bbox;
+  map.flyToBounds([[s, w], [n, e]], { duration: window.matchMedia?.("(prefers-reduced-motion: reduce)").matches ? 0 : 1, maxZoom: 16 });
+  setPlaying(true);
+  describeStory();
+}
+
+function describeStory() {
+  const story = state.stories.find((s) => s.key === state.story);
+  if (!story) return;
+  $("map-status").textContent = t("storyShown", {
+    title: story.title[lang] ?? story.title.es, summary: (story.summary[lang] ?? story.summary.es).toLowerCase(),
+    from: story.year_from, to: story.year_to,
+  });
+}
+
+function renderStories() {
+  const nav = $("stories");
+  for (const old of nav.querySelectorAll("[data-story]")) old.remove();
+  for (const story of state.stories) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "story";
+    button.dataset.story = story.key;
+    button.textContent = story.title[lang] ?? story.title.es;
+    button.title = story.summary[lang] ?? story.summary.es;
+    button.addEventListener("click", () => openStory(story));
+    nav.insertBefore(button, $("compare"));
+  }
+  nav.hidden = false;
 }
 
 // -- export and reactions ---------------------------------------------------------------------
@@ -488,6 +577,8 @@ async function start() {
   watchConnection();
   registerServiceWorker();
   map = createMap($("map"));
+  compare = new Compare(map, $("compare-ui"));
+  $("compare").addEventListener("click", toggleCompare);
   $("play").addEventListener("click", () => setPlaying(!state.playing));
   $("year-from").addEventListener("input", onRangeInput);
   $("year-to").addEventListener("input", onRangeInput);
@@ -502,7 +593,11 @@ async function start() {
   $("dislike").addEventListener("click", () => sendReaction("dislike"));
   onLanguage(() => {
     updateRangeLabel();
-    setPlaying(state.playing);
+    labelCompareButton();
+    compare.label();
+    if (state.stories.length) renderStories();
+    describeStory();
+    setPlaying(state.playing); // relabels the button (paused while comparing)
     if (state.exportPhase) renderExport();
     if (!state.products.length) return;
     renderTabs($("tabs"), productTabs(state.products), state.product, selectProduct);
@@ -541,6 +636,10 @@ async function start() {
     .catch(() => map.setMaxBounds((data ?? L.latLngBounds(COUNTRY_BOUNDS)).pad(0.5)));
   renderTabs($("tabs"), productTabs(state.products), state.products[0].product, selectProduct);
   selectProduct(state.products[0].product);
+  renderStories(); // before-and-after at once; the stories when the server has found them
+  api.stories()
+    .then((stories) => { state.stories = stories.filter((s) => state.products.some((p) => p.product === s.product)); renderStories(); })
+    .catch(() => { /* no stories: the viewer works as before */ });
   // Play on arrival, unless the person asked their system for less motion.
   setPlaying(!window.matchMedia?.("(prefers-reduced-motion: reduce)").matches);
   applyLanguage();

@@ -30,15 +30,38 @@ export function orderProducts(list) {
   return [...list].sort((a, b) => rank(a) - rank(b));
 }
 
+// The base map is context only; the products draw over it. Ours first: country outlines served
+// with the app (cached by the service worker), so there is a map without the internet;
+// OpenStreetMap's tiles are an option in the layer switch.
+const BASE_STYLE = { color: "#7c8a80", weight: 1, fillColor: "#f4f1e8", fillOpacity: 1, interactive: false };
+
 export function createMap(element, { zoomControl = true } = {}) {
   // Whole zoom levels (fractional ones leave hairline seams between tiles) and no tile fade-in:
   // a year switch must be instant, not a flash of the base map.
   // minZoom 4: a country fills a phone; no zooming out to a world without data.
   const map = L.map(element, { zoomControl, attributionControl: true, zoomSnap: 1, fadeAnimation: false, minZoom: 4 });
-  // The base map is context only; the products draw over it.
-  L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
+  map.createPane("basemap").style.zIndex = 150; // under the tiles (200), over the sea (the container)
+  const own = L.geoJSON(null, { pane: "basemap", style: BASE_STYLE, attribution: "Natural Earth" }).addTo(map);
+  fetch("/basemap.json")
+    .then((response) => (response.ok ? response.json() : null))
+    .then((outlines) => { if (outlines) own.addData(outlines); })
+    .catch(() => { /* no outlines: the products alone */ });
+  const osm = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
     maxZoom: 19, attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
-  }).addTo(map);
+  });
+  // The switch, its labels in the page's language (Leaflet's own toggle says "Layers")
+  const baseSwitch = () => {
+    const control = L.control.layers({ [t("baseSimple")]: own, [t("baseOsm")]: osm }, null, { position: "bottomright" }).addTo(map);
+    const toggle = control.getContainer().querySelector(".leaflet-control-layers-toggle");
+    toggle.title = t("baseMaps");
+    toggle.setAttribute("aria-label", t("baseMaps"));
+    return control;
+  };
+  let control = baseSwitch();
+  onLanguage(() => {
+    control.remove();
+    control = baseSwitch();
+  });
   map.fitBounds(COUNTRY_BOUNDS);
   return map;
 }

@@ -17,6 +17,9 @@ const STRINGS = {
     loading: "Cargando…", unavailable: "No hay productos publicados todavía.", country: "País",
     trueColour: "Color verdadero: rojo, verde y azul como los ve el ojo.",
     falseColour: "Falso color: infrarrojo cercano, SWIR y rojo; la vegetación en verde.",
+    baseMaps: "Mapa base", baseSimple: "Mapa simple (sin conexión)", baseOsm: "OpenStreetMap (en línea)",
+    stories: "Historias", compare: "Antes y después", compareClose: "Volver a la animación",
+    compareSlider: "Línea entre {from} y {to}", storyShown: "{title}: {summary}, {from}–{to}.",
   },
   en: {
     tagline: "See how your region changed from space",
@@ -35,6 +38,9 @@ const STRINGS = {
     loading: "Loading…", unavailable: "No products are published yet.", country: "Country",
     trueColour: "True colour: red, green and blue as the eye sees them.",
     falseColour: "False colour: near infrared, SWIR and red; vegetation in green.",
+    baseMaps: "Base map", baseSimple: "Simple map (offline)", baseOsm: "OpenStreetMap (online)",
+    stories: "Stories", compare: "Before and after", compareClose: "Back to the animation",
+    compareSlider: "Divide between {from} and {to}", storyShown: "{title}: {summary}, {from}–{to}.",
   },
 };
 

@@ -37,7 +37,8 @@ class ApiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ECOINTEGRITY_API_", extra="ignore")
 
-    attribution: str = "ecointegrity · Landsat/Sentinel-2 courtesy of USGS/ESA"
+    # Names only, no words: the same credit reads right in Spanish and English (maps and GIFs)
+    attribution: str = "ecointegrity · Landsat: USGS · Sentinel-2: ESA/Copernicus"
     cors_origins: list[str] = ["*"]
     max_frames: int = 40
     max_animation_px: int = 1024

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import animations, meta, products, reactions, reports, slices, tiles, wms
+from . import animations, meta, products, reactions, reports, slices, stories, tiles, wms
 
 __all__ = ["api_routers"]
 
@@ -18,6 +18,7 @@ def api_routers() -> list[APIRouter]:
     return [
         meta.router(),
         products.router(),
+        stories.router(),
         tiles.router(),
         wms.router(),
         slices.router(),

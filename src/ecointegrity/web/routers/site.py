@@ -38,6 +38,7 @@ _ROOT_FILES = {
     "icon-192.png": "image/png",
     "icon-512.png": "image/png",
     "icon-maskable-512.png": "image/png",
+    "basemap.json": "application/geo+json",  # the app's own base map (Natural Earth outlines)
 }
 _REVALIDATE = {"Cache-Control": "no-cache"}
 _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
