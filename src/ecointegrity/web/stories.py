@@ -107,6 +107,8 @@ def find_story(catalog: LocalCatalog, product: str, band: str, years: Sequence[i
     rows = slice(max(row - half, 0), min(row + half + 1, smooth.shape[0]))
     cols = slice(max(col - half, 0), min(col + half + 1, smooth.shape[1]))
     window = coarse[rows, cols].extent.boundingbox
+    if coarse.crs is None:  # slice_geobox refuses products without a CRS; never here
+        return None
     to_wgs = Transformer.from_crs(coarse.crs.to_wkt(), "EPSG:4326", always_xy=True)
     xs, ys = to_wgs.transform([window.left, window.right, window.left, window.right],
                               [window.bottom, window.bottom, window.top, window.top])
