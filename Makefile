@@ -38,7 +38,7 @@ test: install
 
 # Lint, import order and the types of the public API (settings in pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy
 
 clean:

@@ -233,6 +233,9 @@ def test_phone_viewer_export_react_dashboard(phone, server, shots, report):
     page.wait_for_selector("path.leaflet-interactive", state="attached")  # the H3 cell
     assert page.locator(".cell-count").first.inner_text() == "1"  # its count, on the map
     assert page.locator("#top tbody tr").count() == 1
+    # the region by its name from the shipped gazetteer (GeoNames), not "18.65, -88.40"
+    place = page.locator("#top tbody tr td button").first
+    assert "Bacalar, Quintana Roo" in place.inner_text() and place.get_attribute("title").startswith("18.")
     page.screenshot(path=shots / "07-dashboard.png")
     updates = page.evaluate("r2eoDashboard.updates")
     r = page.request.post(f"/api/animations/{animation['id']}/reactions",
@@ -250,6 +253,7 @@ def test_phone_viewer_export_react_dashboard(phone, server, shots, report):
     # the published reports and region cards, in the reader's language
     assert page.locator(".reports-link a").get_attribute("href") == "/reports?lang=en"
     assert page.locator(".reports-link a").inner_text() == "Reports and region cards (PDF)"
+    assert page.locator("#top tbody tr td button").first.inner_text().startswith(("near Bacalar", "Bacalar"))
     context.set_offline(True)
     page.wait_for_selector("#offline", state="visible")
     page.screenshot(path=shots / "09-dashboard-en-offline.png")

@@ -4,7 +4,7 @@ import {
   COUNTRY_BOUNDS, L, createMap, orderProducts, plain, productTabs, registerServiceWorker, renderLegend, renderTabs, setupCountrySwitch,
   unionBounds, watchConnection,
 } from "./common.js";
-import { onLanguage, setupLanguageToggle, t } from "./i18n.js";
+import { lang, onLanguage, setupLanguageToggle, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -69,7 +69,10 @@ function renderSummary(summary) {
     const region = document.createElement("button");
     region.type = "button";
     region.className = "link";
-    region.textContent = `${lat.toFixed(2)}, ${lon.toFixed(2)}`;
+    // the gazetteer's name ("Bacalar, Quintana Roo"); the coordinates where no place is near
+    const coords = `${lat.toFixed(2)}, ${lon.toFixed(2)}`;
+    region.textContent = row.place?.[lang] ?? coords;
+    region.title = coords;
     region.addEventListener("click", () => map.fitBounds([[row.miny, row.minx], [row.maxy, row.maxx]]));
     const cellsText = [productTitle(row.product), `${row.years_from}–${row.years_to}`, row.likes, row.dislikes];
     const first = document.createElement("td");
@@ -133,6 +136,7 @@ async function start() {
   onLanguage(() => {
     renderCellsLegend();
     renderTabsNow();
+    if (state.summary) renderSummary(state.summary); // place names in the new language
     const shown = state.products.find((p) => p.product === (state.product || state.products[0]?.product));
     if (shown) renderLegend($("product-legend"), shown);
   });

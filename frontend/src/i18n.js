@@ -2,7 +2,7 @@
 const STRINGS = {
   es: {
     tagline: "Mira cómo cambió tu región desde el espacio",
-    dashboard: "Tablero", viewer: "Visor", reportsLink: "Informes y fichas por región (PDF)", offline: "Sin conexión: el mapa no se actualizará hasta que vuelvas a estar en línea.",
+    dashboard: "Tablero", viewer: "Visor", reportsLink: "Informes y fichas por región (PDF)", placesCredit: "Nombres de lugares: GeoNames (CC BY 4.0)", offline: "Sin conexión: el mapa no se actualizará hasta que vuelvas a estar en línea.",
     play: "Reproducir", pause: "Pausa", years: "Años", from: "Desde", to: "Hasta", year: "Año",
     export: "Exportar GIF", exporting: "Creando tu GIF…", yourGif: "Tu animación", download: "Descargar",
     share: "Compartir", gifLink: "Enlace al GIF", copyLink: "Copiar enlace", copied: "Enlace copiado", question: "¿Qué te parece este cambio?", like: "Me gusta", dislike: "No me gusta",
@@ -23,7 +23,7 @@ const STRINGS = {
   },
   en: {
     tagline: "See how your region changed from space",
-    dashboard: "Dashboard", viewer: "Viewer", reportsLink: "Reports and region cards (PDF)", offline: "Offline: the map will not update until you are back online.",
+    dashboard: "Dashboard", viewer: "Viewer", reportsLink: "Reports and region cards (PDF)", placesCredit: "Place names: GeoNames (CC BY 4.0)", offline: "Offline: the map will not update until you are back online.",
     play: "Play", pause: "Pause", years: "Years", from: "From", to: "To", year: "Year",
     export: "Export GIF", exporting: "Making your GIF…", yourGif: "Your animation", download: "Download",
     share: "Share", gifLink: "Link to the GIF", copyLink: "Copy link", copied: "Link copied", question: "How do you feel about this change?", like: "Like", dislike: "Dislike",

@@ -2,10 +2,11 @@
 
 Catalogs (static STAC on disk/object storage, or a STAC API), ingest of source data, sensor
 profiles and clear masks, loading to xarray on a GeoBox, national grids and tiles, tile-wise
-computation on Dask, and product writing (COG + STAC). Everything above builds on this.
+computation on Dask, product writing (COG + STAC), and place names (the shipped gazetteer).
+Everything above builds on this.
 
 Layering (a module imports only modules to its left):
-errors, timerange, grids, cog, _items <- countries, sensors <- simulate, catalog <- load,
+errors, timerange, grids, cog, _items, gazetteer <- countries, sensors <- simulate, catalog <- load,
     ingest, products, check <- quality, tiled, overviews <- slices
 """
 
@@ -24,6 +25,7 @@ from .errors import (
     UnknownCRSError,
     UnknownSensorError,
 )
+from .gazetteer import GAZETTEER_CREDIT, Place, nearest_place, place_label
 from .grids import NATIONAL_GRIDS, NationalGrid, Tile, national_grid, region_geobox, tiles_for
 from .ingest import (
     IngestReport,
@@ -70,6 +72,10 @@ from .tiled import TiledRun, run_tiles
 from .timerange import TimeRange, to_time_range
 
 __all__ = [
+    "GAZETTEER_CREDIT",
+    "Place",
+    "nearest_place",
+    "place_label",
     "Catalog",
     "LocalCatalog",
     "StacApiCatalog",

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.responses import Response as RawResponse
 
 from ... import io
+from ...cube import GAZETTEER_CREDIT, place_label
 from ..deps import AnimationsDir, Renderer, Settings, StoreDep, check_rate
 from ..errors import InvalidRequest, NotFound
 from ..models import AnimationInfo, AnimationRequest, BBox
@@ -96,6 +97,11 @@ def _write_animation(
     """Render the animation a request asks for into ``path`` (atomically; a file or an
     object)."""
     years = list(range(body.year_from, body.year_to + 1))
+    # the place on the picture, where the gazetteer knows one: "Bacalar, Quintana Roo"
+    b = body.bbox
+    place = place_label((b.west + b.east) / 2, (b.south + b.north) / 2, body.lang)
+    if place is not None:
+        attribution = f"{place} · {attribution} · {GAZETTEER_CREDIT}"
     content = renderer.animation(
         body.product,
         years,

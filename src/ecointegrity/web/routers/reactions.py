@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 
+from ...cube import GAZETTEER_CREDIT, place_label
 from ..clients import network_key
 from ..deps import Settings, StoreDep, check_rate, client_identity
 from ..models import ReactionInfo, ReactionRequest, Totals
@@ -22,6 +24,12 @@ def h3_resolution_for_zoom(zoom: int) -> int:
     within 0..9. Half the zoom drew one hexagon wider than a whole 6 km study area at zoom 14
     (resolution 7, 2.5 km across); 0.6 x zoom gives resolution 8 there (0.9 km), 4 at zoom 7."""
     return max(0, min(9, math.floor(0.6 * zoom)))
+
+
+def _place(west: float, south: float, east: float, north: float) -> dict[str, str | None]:
+    """"Bacalar, Quintana Roo", not "18.65, -88.40" (None: no place of the gazetteer near)."""
+    lon, lat = (west + east) / 2, (south + north) / 2
+    return {lang: place_label(lon, lat, lang) for lang in ("es", "en")}
 
 
 def router() -> APIRouter:
@@ -91,12 +99,17 @@ def router() -> APIRouter:
     ) -> dict[str, Any]:
         """Totals and the most reacted-to animations (regions)."""
         totals = Totals(**store.totals(product=product, year=year))
+        top = [
+            {**asdict(row), "place": _place(row.minx, row.miny, row.maxx, row.maxy)}
+            for row in store.top_animations(
+                10, product=product, year=year, min_reactions=settings.min_reactions_per_cell
+            )
+        ]
         return {
             "totals": totals.model_dump(),
-            "top": store.top_animations(
-                10, product=product, year=year, min_reactions=settings.min_reactions_per_cell
-            ),
+            "top": top,
             "min_reactions_per_cell": settings.min_reactions_per_cell,
+            "places_credit": GAZETTEER_CREDIT,
         }
 
     return api
