@@ -9,11 +9,8 @@ the reader's locale): both renderers print them as given.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import pandas as pd
+from typing import Literal
 
 from .wording import Language, check_language
 
@@ -104,33 +101,6 @@ class Table:
     def column_widths(self) -> tuple[float, ...]:
         """Given, or: the label column twice as wide as each number column."""
         return self.widths or (2.0,) + (1.0,) * (len(self.header) - 1)
-
-    @classmethod
-    def from_frame(
-        cls,
-        frame: pd.DataFrame,
-        caption: str,
-        formats: Mapping[str, Callable[[Any], str]] | None = None,
-        *,
-        header: Sequence[str] | None = None,
-        index: bool = True,
-        note: str = "",
-        widths: Sequence[float] = (),
-    ) -> Table:
-        """A table of ``frame`` (its index as the first column when ``index``); cells through
-        ``formats[column]`` (default ``str``), the header as given or the column names."""
-        formats = dict(formats or {})
-        data = frame.reset_index() if index else frame
-        names = [str(c) for c in data.columns]
-        rows = tuple(
-            tuple(formats.get(name, _plain)(value) for name, value in zip(names, row, strict=True))
-            for row in data.itertuples(index=False)
-        )
-        return cls(caption, tuple(header or names), rows, note=note, widths=tuple(widths))
-
-
-def _plain(value: Any) -> str:
-    return "–" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 @dataclass(frozen=True)
