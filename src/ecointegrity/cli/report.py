@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["change_mask", "read_points", "report_app"]
 
 report_app = typer.Typer(
-    help="Reports to publish: integrity, land-cover validation, region cards, acoustic sites "
-    "(HTML and PDF, Spanish and English).",
+    help="Reports to publish: integrity, land cover and change, land-cover validation, region "
+    "cards, acoustic sites (HTML and PDF, Spanish and English).",
     no_args_is_help=True,
 )
 
@@ -66,7 +66,8 @@ def _read_regions(path: Path | None, name_column: str | None) -> gpd.GeoDataFram
     if path is None:
         return None
     try:
-        regions = gpd.read_file(path)
+        is_parquet = path.suffix.lower() in (".parquet", ".geoparquet")
+        regions = gpd.read_parquet(path) if is_parquet else gpd.read_file(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure names the file
         raise ValueError(f"--regions {path}: cannot read polygons ({exc})") from exc
     if regions.crs is None:
