@@ -976,3 +976,58 @@ def test_landscape_legend_clears_the_zoom_buttons(chromium, server, shots):
             assert not overlap(legend, boxes["#near"]), boxes
         page.screenshot(path=shots / "35-landscape-land-cover.png")
     assert not errors
+
+
+TOUR_WORDS = {
+    "es": {"export": "Exportar GIF", "compare": "Antes y después", "dashboard": "Tablero", "question": "¿Qué te parece"},
+    "en": {"export": "Export GIF", "compare": "Before and after", "dashboard": "Dashboard", "question": "How do you feel"},
+}
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_every_step_in_both_languages(chromium, server, shots, lang):
+    """Every step a member of the public takes, once in each language, as screenshots
+    (``tour-<lang>-NN-<step>.png``), with the interface's words checked on the way."""
+    words = TOUR_WORDS[lang]
+    with _phone_browser(chromium, server, locale="es-MX" if lang == "es" else "en-US") as (page, context, errors):
+        context.add_init_script(f"localStorage.setItem('r2eo-lang', '{lang}')")
+        shot = lambda n, step: page.screenshot(path=shots / f"tour-{lang}-{n:02d}-{step}.png")  # noqa: E731
+        page.goto("/")
+        page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+        page.wait_for_selector("#splash", state="hidden")
+        assert page.locator("html").get_attribute("lang") == lang
+        assert page.locator("#export").inner_text() == words["export"]
+        _settled(page)
+        shot(1, "viewer")
+        page.locator("#tab-ndvi").click()
+        page.wait_for_function("r2eo.product === 'ndvi'")
+        _settled(page)
+        shot(2, "product")
+        page.locator("#compare").click()
+        page.wait_for_function("r2eo.comparing()")
+        shot(3, "before-after")
+        page.locator("#compare").click()
+        assert page.locator("#compare").inner_text() == words["compare"]
+        story = page.locator("#stories [data-story]").first
+        if story.count():
+            story.click()
+            page.wait_for_timeout(1200)
+            shot(4, "story")
+        page.locator("#export").click()
+        page.wait_for_function("r2eo.exportPhase === 'ready'", timeout=60_000)
+        page.wait_for_function("document.querySelector('#gif').complete && document.querySelector('#gif').naturalWidth > 0")
+        assert page.locator("#react p").first.inner_text().startswith(words["question"])
+        shot(5, "gif")
+        page.locator("#like").click()
+        page.wait_for_function("r2eo.reaction === 'like'")
+        shot(6, "liked")
+        page.goto("/dashboard")
+        page.wait_for_function("document.querySelector('#t-reactions').textContent !== '0'", timeout=15_000)
+        assert page.locator(".brand span").inner_text() == words["dashboard"]
+        shot(7, "dashboard")
+        page.set_viewport_size({"width": PHONE["height"], "height": PHONE["width"]})
+        page.goto("/")
+        page.wait_for_function("window.r2eo && window.r2eo.firstFrameMs !== null", timeout=30_000)
+        page.wait_for_selector("#splash", state="hidden")
+        shot(8, "landscape")
+    assert not errors, f"JavaScript errors: {errors}"
