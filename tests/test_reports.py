@@ -362,3 +362,22 @@ def test_landcover_change_report_counts_transitions(tmp_path):
     _, pdf = write_document(doc, tmp_path / "change.es")
     assert not words_outside_margins(pdf)
     screenshots(pdf, "reports")
+
+
+def test_maps_name_the_towns_inside_them():
+    from odc.geo.geobox import GeoBox as Box
+
+    from ecointegrity.reports import MapContext
+
+    # Chetumal and Bacalar, on Mexico's grid
+    grid = Box.from_bbox((-88.6, 18.5, -88.2, 18.9), "EPSG:4326", resolution=0.004).to_crs("EPSG:6372")
+    da = xr.DataArray(np.random.default_rng(0).uniform(0, 1, grid.shape), coords=xr_coords(grid), dims=("y", "x"))
+    fig, ax = plt.subplots()
+    draw_map(ax, da, lang="es", context=MapContext())
+    names = {t.get_text() for t in ax.texts}
+    assert {"Chetumal", "Bacalar"} <= names
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    draw_map(ax, da, lang="es", context=MapContext(places=False))
+    assert "Chetumal" not in {t.get_text() for t in ax.texts}
+    plt.close(fig)

@@ -25,7 +25,7 @@ from .errors import (
     UnknownCRSError,
     UnknownSensorError,
 )
-from .gazetteer import GAZETTEER_CREDIT, Place, nearest_place, place_label
+from .gazetteer import GAZETTEER_CREDIT, Place, nearest_place, place_label, places_within
 from .grids import NATIONAL_GRIDS, NationalGrid, Tile, national_grid, region_geobox, tiles_for
 from .ingest import (
     IngestReport,
@@ -76,6 +76,7 @@ __all__ = [
     "Place",
     "nearest_place",
     "place_label",
+    "places_within",
     "Catalog",
     "LocalCatalog",
     "StacApiCatalog",

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-__all__ = ["GAZETTEER_CREDIT", "Place", "nearest_place", "place_label"]
+__all__ = ["GAZETTEER_CREDIT", "Place", "nearest_place", "place_label", "places_within"]
 
 GAZETTEER_CREDIT = "GeoNames"
 EARTH_KM = 6371.0088
@@ -83,3 +83,18 @@ def place_label(lon: float, lat: float, lang: Literal["es", "en"] = "es",
     if place.distance_km > NEAR_KM:
         text = ("cerca de " if lang == "es" else "near ") + text
     return text
+
+
+def places_within(west: float, south: float, east: float, north: float,
+                  limit: int = 8) -> list[Place]:
+    """The most populous places of the gazetteer inside a lon/lat box (at most ``limit``, the
+    largest first; places without a population count last): what a map labels."""
+    table, _ = _places()
+    inside = table[(table.longitude >= west) & (table.longitude <= east)
+                   & (table.latitude >= south) & (table.latitude <= north)]
+    population = pd.to_numeric(inside.population, errors="coerce").fillna(-1)
+    chosen = inside.assign(_p=population).sort_values("_p", ascending=False).head(limit)
+    return [Place(str(r["name"]), str(r.state_es), str(r.state_en), str(r.municipality),
+                  str(r.country), int(r.population) if r.population else None,
+                  float(r.latitude), float(r.longitude), 0.0)
+            for _, r in chosen.iterrows()]

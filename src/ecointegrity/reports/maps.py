@@ -5,7 +5,8 @@ such as EPSG:6372 or EPSG:9377): the graticule is drawn as lines of longitude an
 projected onto that grid and labelled in degrees and minutes on the frame; the scale bar is
 measured in the grid's metres (matplotlib-scalebar); the north arrow points to true north at the
 map's centre (on a conic grid it leans by the meridian convergence); region outlines and names
-come from the user's polygons; relief, when a DEM is given, is a hillshade under the colours.
+come from the user's polygons; the largest towns inside are named from the gazetteer that ships
+with the package (GeoNames); relief, when a DEM is given, is a hillshade under the colours.
 Nothing is fetched from the internet.
 """
 
@@ -29,6 +30,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 
+from ..cube import GAZETTEER_CREDIT, places_within  # noqa: E402
 from .wording import Language, degrees  # noqa: E402
 
 __all__ = ["Categories", "MapContext", "draw_map", "figure_png", "graticule_step"]
@@ -53,11 +55,13 @@ class MapContext:
         regions: polygons (GeoDataFrame) outlined on the maps, e.g. protected areas.
         name_column: their name column, printed at each polygon (None: outlines only).
         relief: elevation on the map grid (DataArray); drawn as a hillshade under the data.
+        places: label the largest towns inside the map (the shipped gazetteer, GeoNames).
     """
 
     regions: Any = None
     name_column: str | None = None
     relief: xr.DataArray | None = None
+    places: bool = True
 
 
 def graticule_step(span_degrees: float) -> float:
@@ -142,6 +146,27 @@ def _regions(ax: plt.Axes, da: xr.DataArray, context: MapContext) -> None:
                         path_effects=_HALO, clip_on=True)
 
 
+def _places(ax: plt.Axes, da: xr.DataArray, limit: int = 6) -> bool:
+    """Dots and names of the largest places of the gazetteer inside the map; True if any."""
+    geobox = da.odc.geobox
+    wgs = geobox.extent.to_crs("EPSG:4326").boundingbox
+    towns = places_within(wgs.left, wgs.bottom, wgs.right, wgs.top, limit=limit)
+    if not towns:
+        return False
+    to_map = Transformer.from_crs("EPSG:4326", geobox.crs.to_wkt(), always_xy=True)
+    left, right, bottom, top = _extent(da)
+    ax.text(0.995, 0.005, GAZETTEER_CREDIT, transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=5.5, color="#333", path_effects=_HALO)  # CC BY: the names' source
+    for town in towns:
+        x, y = to_map.transform(town.longitude, town.latitude)
+        if left <= x <= right and bottom <= y <= top:
+            ax.plot(x, y, "o", markersize=3.5, color="black", markeredgecolor="white",
+                    markeredgewidth=0.8, zorder=6)
+            ax.annotate(town.name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7,
+                        fontstyle="italic", path_effects=_HALO, zorder=6, annotation_clip=True)
+    return True
+
+
 def _hillshade(ax: plt.Axes, relief: xr.DataArray,
                box: tuple[float, float, float, float]) -> None:
     res = relief.odc.geobox.resolution
@@ -207,6 +232,8 @@ def draw_map(
                         va="bottom", fontsize=7)
     if context.regions is not None:
         _regions(ax, da, context)
+    if context.places:
+        _places(ax, da)
     _graticule(ax, da, lang)
     ax.set_xlabel("")  # the frame is labelled in degrees; plotting helpers may name the axes
     ax.set_ylabel("")
