@@ -70,10 +70,10 @@ def _info(entry: dict[str, Any]) -> ReportInfo:
 
 _WORDS = {
     "es": {"title": "Informes", "lead": "Informes publicados. Cada uno en página web y en PDF.",
-           "regions": "Fichas por región", "others": "Informes", "none": "Aún no hay informes.",
+           "regions": "Fichas por región", "others": "De toda el área", "none": "Aún no hay informes.",
            "other_lang": ("en", "English")},
     "en": {"title": "Reports", "lead": "Published reports, each as a web page and as a PDF.",
-           "regions": "Region cards", "others": "Reports", "none": "No reports yet.",
+           "regions": "Region cards", "others": "For the whole area", "none": "No reports yet.",
            "other_lang": ("es", "Español")},
 }
 
@@ -84,8 +84,8 @@ def _index_page(infos: list[ReportInfo], lang: Lang) -> str:
     other, other_name = words["other_lang"]
 
     def item(i: ReportInfo) -> str:
-        return (f"<li><a href='{e(i.page)}'>{e(i.region or i.title)}</a> "
-                f"<span>{e(i.subtitle)}</span> · <a href='{e(i.pdf)}'>PDF</a></li>")
+        return (f"<li><a class='title' href='{e(i.page)}'>{e(i.region or i.title)}</a>"
+                f"<span>{e(i.subtitle)}</span> <a class='pdf' href='{e(i.pdf)}'>PDF</a></li>")
 
     reports = [i for i in infos if not i.region]
     cards = sorted((i for i in infos if i.region), key=lambda i: i.region or "")
@@ -98,8 +98,12 @@ def _index_page(infos: list[ReportInfo], lang: Lang) -> str:
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>{e(words['title'])} · React-2-EO</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:48em;margin:1.5em auto;padding:0 1em;"
-        "line-height:1.5}h1,h2{color:#1b4d3e}li{margin:.6em 0}a{color:#1b4d3e;"
-        "display:inline-block;min-height:44px;line-height:44px}span{color:#555}</style></head>"
+        "line-height:1.4}h1,h2{color:#1b4d3e}ul{list-style:none;padding:0}"
+        "li{margin:.4em 0;padding:.2em 0;border-bottom:1px solid #e2e8f0}a{color:#1b4d3e}"
+        "a.title{display:block;min-height:44px;box-sizing:border-box;padding:.7em 0 .2em;"
+        "font-weight:600}span{color:#555}"
+        "a.pdf,nav a{display:inline-flex;align-items:center;min-height:44px;min-width:44px;"
+        "padding:0 .4em}</style></head>"
         f"<body><nav><a href='/'>React-2-EO</a> · <a href='/reports?lang={other}' "
         f"lang='{other}'>{other_name}</a></nav><h1>{e(words['title'])}</h1>"
         f"<p>{e(words['lead'])}</p>{body}</body></html>")
