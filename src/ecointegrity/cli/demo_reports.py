@@ -127,7 +127,8 @@ def run_reports_demo(out: Path, result: DemoResult, integrity: IntegrityDemo | N
         sample = _validation_sample(class_map, truth, out, last)
         assessment = assess_map(class_map, sample)
         design = SampleDesign("minimum", SAMPLE_MIN_PER_CLASS,
-                              "the scene simulator's true land cover (demo)", SAMPLE_SEED)
+                              {"es": "la cobertura verdadera del simulador de escenas (demo)",
+                               "en": "the scene simulator's true land cover (demo)"}, SAMPLE_SEED)
         estimates = {}
 
         def validation(lang: str) -> Any:

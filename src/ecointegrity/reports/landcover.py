@@ -38,14 +38,19 @@ class SampleDesign:
         allocation: ``proportional``, ``equal`` or ``minimum`` (Olofsson's compromise: each
             stratum at least ``min_per_class``), as ``landcover.allocate_sample`` names them.
         reference: where the reference labels come from (photo-interpretation of ..., field
-            visits, the simulator's truth).
+            visits, the simulator's truth): one text, or one per language ({"es": ..., "en": ...}).
         seed: the random seed of the draw, so the sample can be drawn again.
     """
 
     allocation: str = "minimum"
     min_per_class: int = 50
-    reference: str = ""
+    reference: str | Mapping[str, str] = ""
     seed: int | None = None
+
+    def reference_in(self, lang: str) -> str:
+        if isinstance(self.reference, Mapping):
+            return self.reference.get(lang) or next(iter(self.reference.values()), "")
+        return self.reference
 
 
 def _labels(estimate: AreaEstimate, scheme: ClassScheme | None,
@@ -251,8 +256,9 @@ def landcover_validation(
     allocation = {"olofsson": allocation}.get(design.allocation, allocation)
     seed = (w(es=f" Semilla aleatoria {design.seed}.", en=f" Random seed {design.seed}.")
             if design.seed is not None else "")
-    reference = (w(es=f" Etiquetas de referencia: {design.reference}.",
-                   en=f" Reference labels: {design.reference}.") if design.reference else "")
+    source_of_labels = design.reference_in(w.lang)
+    reference = (w(es=f" Etiquetas de referencia: {source_of_labels}.",
+                   en=f" Reference labels: {source_of_labels}.") if source_of_labels else "")
     doc.add(
         Heading(w(es="Diseño de muestreo", en="Sample design")),
         Paragraph(w(es="Muestreo aleatorio estratificado: los estratos son las clases del mapa; "
