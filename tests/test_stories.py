@@ -48,9 +48,9 @@ def test_deforestation_story_frames_where_vegetation_fell_most(client, demo_outp
 def test_a_product_with_one_year_tells_no_story(demo_outputs):
     catalog = LocalCatalog(demo_outputs / "products")
     story = next(s for s in STORIES if s.key == "deforestation")
-    assert find_story(catalog, "ndvi", "ndvi", [2022], (-88.43, 18.62, -88.37, 18.68), story, 30.0) is None
+    assert find_story(catalog, "ndvi", "ndvi", [2022], (-88.43, 18.62, -88.37, 18.68), story) is None
     calm = type(story)(**{**story.__dict__, "min_change": 5.0})  # no change can reach 5 NDVI units
-    assert find_story(catalog, "ndvi", "ndvi", [2021, 2023], (-88.43, 18.62, -88.37, 18.68), calm, 30.0) is None
+    assert find_story(catalog, "ndvi", "ndvi", [2021, 2023], (-88.43, 18.62, -88.37, 18.68), calm) is None
 
 
 def test_stories_are_found_once_per_product_version(client, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from odc.geo.geom import Geometry, unary_union
@@ -15,6 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..config import get_settings
 from ..cube import LocalCatalog
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BboxOpt",
@@ -38,6 +41,7 @@ __all__ = [
     "parse_area",
     "parse_bbox",
     "parse_years",
+    "read_table",
     "product_catalog",
     "progress_bar",
     "source_catalog",
@@ -163,3 +167,12 @@ def product_catalog(path: str | None) -> LocalCatalog:
 def landcover_catalog(path: str | None) -> LocalCatalog:
     """The catalog of land-cover maps: ``--maps-catalog``, else ``<data_root>/landcover``."""
     return LocalCatalog(path or get_settings().location("landcover"))
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A table from Parquet (``.parquet``, ``.pq``) or CSV (anything else), e.g. site evidence."""
+    import pandas as pd
+
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path)

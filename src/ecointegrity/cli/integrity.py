@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..cube import CubeError, LocalCatalog, national_grid, read_product, region_geobox
-from ._common import console, fail, parse_bbox, parse_years
+from ._common import console, fail, parse_bbox, parse_years, read_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,13 +145,9 @@ def _cell_layers(
 
 def _evidence_cells(evidence: Path, cell_grid: GeoBox) -> pd.DataFrame:
     """The acoustic site evidence (Parquet or CSV) placed on the cells of ``cell_grid``."""
-    import pandas as pd
-
     from ..integrity import evidence_on_cells
 
-    is_parquet = evidence.suffix.lower() in (".parquet", ".pq")
-    sites = pd.read_parquet(evidence) if is_parquet else pd.read_csv(evidence)
-    return evidence_on_cells(sites, cell_grid)
+    return evidence_on_cells(read_table(evidence), cell_grid)
 
 
 def read_ei_maps(catalog_root: Path) -> dict[int, xr.Dataset]:

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..cube import CubeError, LocalCatalog, national_grid, read_product, region_geobox
-from ._common import console, fail, parse_bbox
+from ._common import console, fail, parse_bbox, read_table
 from .integrity import read_ei_maps
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import numpy as np
-    import pandas as pd
     import xarray as xr
 
 __all__ = ["change_mask", "read_points", "report_app"]
@@ -282,16 +281,6 @@ def _landcover_years(maps_catalog: Path, scheme: str, years: list[int], bbox: st
     return {year: _class_map(maps_catalog, scheme, year, bbox, grid) for year in years}
 
 
-def _evidence(path: Path | None) -> pd.DataFrame | None:
-    import pandas as pd
-
-    if path is None:
-        return None
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
-
-
 @report_app.command("regions")
 def report_regions(
     maps_catalog: Annotated[Path, typer.Argument(help="Catalog of `integrity map --out`.")],
@@ -329,7 +318,7 @@ def report_regions(
                 raise ValueError("--landcover needs --scheme and --bbox")
             class_scheme = load_scheme(scheme)
             cover = _landcover_years(landcover, scheme, sorted(maps), bbox, grid)
-        sites = _evidence(evidence)
+        sites = read_table(evidence) if evidence is not None else None
         files = publish_region_cards(maps, shapes, name_column, out, langs, landcover=cover,
                                      scheme=class_scheme, evidence=sites, source=source)
     except _REPORT_ERRORS as exc:
@@ -356,9 +345,7 @@ def report_acoustics(
 
     try:
         langs = _languages(lang)
-        table = _evidence(evidence)
-        if table is None:  # the argument is required: typer never passes None
-            raise ValueError("no site evidence given")
+        table = read_table(evidence)
         background = None
         if integrity_catalog is not None:
             maps = read_ei_maps(integrity_catalog)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["EI_CLASSES", "INTACT", "area_by_class", "region_masks", "region_statistics",
-           "region_trends"]
+__all__ = ["EI_CLASSES", "INTACT", "area_by_class", "cell_area_km2", "region_masks", "region_names",
+           "region_statistics", "region_trends"]
 
 # CONABIO's scripts call EI >= 0.75 "intact"; the lower breaks split the rest in equal steps.
 # (lower bound, upper bound, key); reports name the keys in the reader's language.
@@ -27,7 +27,8 @@ EI_CLASSES: tuple[tuple[float, float, str], ...] = (
 INTACT = 0.75
 
 
-def _cell_km2(ds: xr.Dataset) -> float:
+def cell_area_km2(ds: xr.Dataset) -> float:
+    """km2 of one cell of a map on an odc-geo grid."""
     res = ds.odc.geobox.resolution
     return abs(float(res.x) * float(res.y)) / 1e6
 
@@ -39,12 +40,13 @@ def area_by_class(maps: Mapping[int, xr.Dataset]) -> pd.DataFrame:
         ei = ds.ei.values
         for lo, hi, name in EI_CLASSES:
             rows.append({"year": year, "class": name,
-                         "km2": float(((ei >= lo) & (ei < hi)).sum() * _cell_km2(ds))})
+                         "km2": float(((ei >= lo) & (ei < hi)).sum() * cell_area_km2(ds))})
     return (pd.DataFrame(rows).pivot(index="class", columns="year", values="km2")
             .loc[[c[2] for c in EI_CLASSES]])
 
 
-def _names(regions: Any, name_column: str | None) -> list[str]:
+def region_names(regions: Any, name_column: str | None) -> list[str]:
+    """The regions' names in file order (``region 1``... without a name column)."""
     if name_column is None:
         return [f"region {i + 1}" for i in range(len(regions))]
     if name_column not in regions.columns:
@@ -59,7 +61,7 @@ def region_masks(regions: Any, grid: Any, name_column: str | None = None) -> dic
     from rasterio.features import rasterize
 
     shapes = regions.to_crs(grid.crs.to_wkt())
-    names = _names(regions, name_column)
+    names = region_names(regions, name_column)
     if len(set(names)) != len(names):
         dups = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"region names repeat in column {name_column!r}: {dups}")
@@ -80,7 +82,7 @@ def _stats(ds: xr.Dataset, mask: np.ndarray) -> dict[str, float]:
     sd = ds.ei_sd.values[mask][valid]
     return {
         "cells": int(ei.size),
-        "km2": ei.size * _cell_km2(ds),
+        "km2": ei.size * cell_area_km2(ds),
         "mean_ei": float(ei.mean()),
         "mean_sd": float(np.nanmean(sd)),
         "intact_percent": float((ei >= INTACT).mean() * 100),
@@ -112,9 +114,10 @@ def region_trends(maps: Mapping[int, xr.Dataset], regions: Any,
         for year in years:
             ds = maps[year]
             diff = (ds.ei.values - first.ei.values)[mask]
-            cell = _cell_km2(ds)
-            rows.append({"region": name, "year": year, **_stats(ds, mask),
-                         "change_mean_ei": _stats(ds, mask)["mean_ei"] - base,
+            cell = cell_area_km2(ds)
+            stats = _stats(ds, mask)
+            rows.append({"region": name, "year": year, **stats,
+                         "change_mean_ei": stats["mean_ei"] - base,
                          "loss_km2": float(np.sum(diff < -0.1) * cell),
                          "gain_km2": float(np.sum(diff > 0.1) * cell)})
     return pd.DataFrame(rows)

@@ -22,7 +22,13 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..integrity import EI_CLASSES, INTACT, area_by_class, region_statistics  # noqa: E402
+from ..integrity import (  # noqa: E402
+    EI_CLASSES,
+    INTACT,
+    area_by_class,
+    cell_area_km2,
+    region_statistics,
+)
 from .document import Document, Facts, Figure, Heading, Paragraph, Summary, Table  # noqa: E402
 from .maps import MapContext, draw_map, figure_png  # noqa: E402
 from .wording import Language, Wording  # noqa: E402
@@ -45,11 +51,6 @@ def ei_name(w: Wording) -> str:
     return w(es="IIE", en="EI")
 
 
-def _cell_km2(ds: xr.Dataset) -> float:
-    res = ds.odc.geobox.resolution
-    return abs(float(res.x) * float(res.y)) / 1e6
-
-
 def _ha(km2: float) -> float:
     return km2 * 100.0
 
@@ -59,7 +60,7 @@ def _summary(w: Wording, maps: Mapping[int, xr.Dataset], overall: pd.DataFrame |
     years = sorted(maps)
     last = maps[years[-1]]
     ei = last.ei.values[np.isfinite(last.ei.values)]
-    km2 = ei.size * _cell_km2(last)
+    km2 = ei.size * cell_area_km2(last)
     intact, heavy = np.mean(ei >= INTACT), np.mean(ei < 0.25)
     lines = [w(
         es=f"En {years[-1]}, la integridad ecosistémica media de los {w.number(km2)} km² "
@@ -73,7 +74,7 @@ def _summary(w: Wording, maps: Mapping[int, xr.Dataset], overall: pd.DataFrame |
            f"heavily transformed (below {w.number(0.25, 2)}).")]
     if len(years) > 1:
         diff = last.ei.values - maps[years[0]].ei.values
-        cell = _cell_km2(last)
+        cell = cell_area_km2(last)
         loss, gain = _ha(np.nansum(diff < -0.1) * cell), _ha(np.nansum(diff > 0.1) * cell)
         lines.append(w(
             es=f"Desde {years[0]}, la integridad bajó más de {w.number(0.1, 1)} en "
@@ -311,7 +312,7 @@ def integrity_report(
     facts = [(w(es=f"IIE medio {years[-1]}", en=f"mean EI {years[-1]}"), w.number(ei.mean(), 2)),
              (w(es="área íntegra", en="area intact"), w.percent(np.mean(ei >= INTACT))),
              (w(es="área cartografiada", en="area mapped"),
-              f"{w.number(ei.size * _cell_km2(last) * 100, 0)} ha")]
+              f"{w.number(ei.size * cell_area_km2(last) * 100, 0)} ha")]
     if len(years) > 1:
         change = np.nanmean(last.ei.values - maps[years[0]].ei.values)
         facts.append((w(es=f"cambio medio desde {years[0]}", en=f"mean change since {years[0]}"),

@@ -22,7 +22,12 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ..landcover import AreaEstimate, ClassScheme, stratified_estimates  # noqa: E402
+from ..landcover import (  # noqa: E402
+    AreaEstimate,
+    ClassScheme,
+    mapped_area_ha,
+    stratified_estimates,
+)
 from .document import Document, Facts, Figure, Heading, Paragraph, Summary, Table  # noqa: E402
 from .maps import Categories, MapContext, draw_map, figure_png  # noqa: E402
 from .wording import Language, Wording  # noqa: E402
@@ -301,14 +306,8 @@ def landcover_validation(
 
 def _class_areas(maps: Mapping[int, xr.DataArray], nodata: int) -> pd.DataFrame:
     """Hectares per class (rows) and year (columns), counted on the maps' pixels."""
-    columns = {}
-    for year, class_map in sorted(maps.items()):
-        res = class_map.odc.geobox.resolution
-        pixel_ha = abs(float(res.x) * float(res.y)) / 1e4
-        values = np.asarray(class_map.values)
-        valid = np.isfinite(values) & (values != nodata) if values.dtype.kind == "f" else values != nodata
-        codes, counts = np.unique(values[valid].astype(int), return_counts=True)
-        columns[year] = pd.Series(counts * pixel_ha, index=codes)
+    columns = {year: mapped_area_ha(class_map, nodata=nodata)
+               for year, class_map in sorted(maps.items())}
     return pd.DataFrame(columns).fillna(0.0).sort_index()
 
 

@@ -25,8 +25,8 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..integrity import region_masks, region_trends  # noqa: E402
-from ..landcover import ClassScheme  # noqa: E402
+from ..integrity import region_masks, region_names, region_trends  # noqa: E402
+from ..landcover import ClassScheme, mapped_area_ha  # noqa: E402
 from .document import Document, Facts, Figure, Heading, Paragraph, Summary, Table  # noqa: E402
 from .integrity import ei_name  # noqa: E402
 from .maps import MapContext, draw_map, figure_png  # noqa: E402
@@ -70,18 +70,12 @@ def _landcover_areas(maps: Mapping[int, xr.DataArray], regions: Any,
                      name_column: str | None) -> pd.DataFrame:
     """Hectares of each class per region and year, by counting the map's pixels."""
     rows = []
-    first = maps[min(maps)]
-    masks = region_masks(regions, first.odc.geobox, name_column)
-    res = first.odc.geobox.resolution
-    pixel_ha = abs(float(res.x) * float(res.y)) / 1e4
+    masks = region_masks(regions, maps[min(maps)].odc.geobox, name_column)
     for year, class_map in sorted(maps.items()):
-        values = np.asarray(class_map.values)
-        # read_product gives NaN where there is no class; 0 is the schemes' nodata code
-        mapped = np.isfinite(values) & (values != 0) if values.dtype.kind == "f" else values != 0
         for name, mask in masks.items():
-            codes, counts = np.unique(values[mask & mapped], return_counts=True)
-            rows += [{"region": name, "year": year, "class": int(c), "ha": n * pixel_ha}
-                     for c, n in zip(codes, counts, strict=True)]
+            area = mapped_area_ha(class_map.where(mask))  # NaN outside: not counted
+            rows += [{"region": name, "year": year, "class": int(c), "ha": float(ha)}
+                     for c, ha in area.items()]
     return pd.DataFrame(rows, columns=["region", "year", "class", "ha"])
 
 
@@ -95,9 +89,8 @@ def _sites_in(evidence: pd.DataFrame, regions: Any, name_column: str | None) -> 
     points = gpd.GeoDataFrame(usable, geometry=gpd.points_from_xy(usable.longitude,
                                                                   usable.latitude),
                               crs="EPSG:4326")
-    names = (regions[name_column].astype(str) if name_column
-             else pd.Series([f"region {i + 1}" for i in range(len(regions))]))
-    shapes = gpd.GeoDataFrame({"region": names.to_numpy()}, geometry=regions.geometry.to_numpy(),
+    shapes = gpd.GeoDataFrame({"region": region_names(regions, name_column)},
+                              geometry=regions.geometry.to_numpy(),
                               crs=regions.crs).to_crs("EPSG:4326")
     joined = gpd.sjoin(points, shapes, predicate="within", how="inner")
     return pd.DataFrame(joined.drop(columns=["geometry", "index_right"]))

@@ -72,17 +72,17 @@ def _coarse_resolution(native: float, span_m: float) -> float:
 
 
 def find_story(catalog: LocalCatalog, product: str, band: str, years: Sequence[int],
-               bounds: Sequence[float], story: Story, native_resolution: float) -> StoryPlace | None:
+               bounds: Sequence[float], story: Story) -> StoryPlace | None:
     """The strongest patch of ``story``'s change in ``product`` between the first and last year,
     or None when the product has fewer than two years or no change reaches ``min_change``."""
     if len(years) < 2:
         return None
     first, last = int(min(years)), int(max(years))
-    grid = slice_geobox(catalog, product, bounds)
-    span = max(abs(grid.extent.boundingbox.right - grid.extent.boundingbox.left),
-               abs(grid.extent.boundingbox.top - grid.extent.boundingbox.bottom))
+    grid = slice_geobox(catalog, product, bounds)  # the product's own pixels over its footprint
+    box = grid.extent.boundingbox
+    span = max(abs(box.right - box.left), abs(box.top - box.bottom))
     coarse = slice_geobox(catalog, product, bounds,
-                          resolution=_coarse_resolution(native_resolution, span))
+                          resolution=_coarse_resolution(abs(float(grid.resolution.x)), span))
     stack = read_slice(catalog, product, band, [first, last], coarse)
     if stack.sizes.get("year", 0) < 2:
         return None

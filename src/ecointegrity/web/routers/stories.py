@@ -8,7 +8,7 @@ import threading
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ...cube import LocalCatalog, NoDataError, slice_geobox
+from ...cube import NoDataError
 from ..deps import Renderer
 from ..renderer import ProductRenderer
 from ..stories import STORIES, StoryPlace, find_story
@@ -43,19 +43,14 @@ def _place(renderer: ProductRenderer, key: str, product: str) -> StoryPlace | No
     band = story.band or layer.default_band
     place = None
     if band in layer.bands and layer.bounds is not None:
-        catalog = renderer.catalog_of(product)
-        native = _native_resolution(catalog, product, layer.bounds)
         try:
-            place = find_story(catalog, product, band, layer.years, layer.bounds, story, native)
+            place = find_story(renderer.catalog_of(product), product, band, layer.years,
+                               layer.bounds, story)
         except NoDataError:
             place = None
     with _lock:
         _found[cache_key] = place
     return place
-
-
-def _native_resolution(catalog: LocalCatalog, product: str, bounds: tuple[float, ...]) -> float:
-    return abs(float(slice_geobox(catalog, product, bounds).resolution.x))
 
 
 def router() -> APIRouter:
