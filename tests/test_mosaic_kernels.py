@@ -1,16 +1,28 @@
-"""The pipeline's fast paths against their references: the fused scale + mask kernel, the eager
-load, the zero-copy band stack, and the one-pass WOfS + NDVI percentiles kernel."""
+"""The pipeline's fast paths against their references: the decoding kernels, the eager load,
+products from stored values, the zero-copy band stack, the one-pass WOfS + NDVI percentiles
+kernel, and the tile reader of local COGs."""
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from ecointegrity.cube import LocalCatalog, get_profile, ingest_dataset
-from ecointegrity.cube._scale_numba import scale_mask_numba
+from ecointegrity.cube import (
+    CorruptFileError,
+    Decoding,
+    LocalCatalog,
+    Observations,
+    get_profile,
+    ingest_dataset,
+    load_observations,
+    write_cog,
+)
+from ecointegrity.cube._scale_numba import decode_numba
+from ecointegrity.cube._tiff_window import read_tiff_window
 from ecointegrity.cube.load import band_stack, load, native_geobox
 from ecointegrity.cube.products import ProductBand
 from ecointegrity.cube.simulate import simulate
 from ecointegrity.mosaics import annual_products, ndvi, ndvi_percentiles, wofs_summary
+from ecointegrity.mosaics.geomedian import geomedian_mads
 from ecointegrity.mosaics.products import REFLECTANCE_BANDS
 
 
@@ -52,19 +64,84 @@ def test_series_kernel_without_wofs_bands():
 
 
 @pytest.mark.parametrize("clear", [True, False])
-def test_scale_mask_kernel_equals_numpy(clear):
+def test_decode_kernels_equal_numpy(clear):
+    """Stored counts to reflectance: the kernel equals numpy's float32 arithmetic (scale and
+    offset, then the harmonisation), nodata and mask, on the whole stack and on rows."""
     rng = np.random.default_rng(3)
-    raw = rng.integers(0, 40000, (5, 7, 13)).astype(np.uint16)
+    raw = rng.integers(0, 40000, (2, 5, 7, 13)).astype(np.uint16)
     raw[rng.random(raw.shape) < 0.1] = 0  # nodata
-    mask = rng.random(raw.shape) > 0.3
-    offsets = np.asarray([-0.2, -0.2, -0.1, -0.2, 0.0], np.float32)
+    mask = rng.random(raw.shape[1:]) > 0.3
+    affine = np.empty((4, 2, 5), np.float32)
+    affine[0] = 2.75e-5
+    affine[1] = [[-0.2, -0.2, -0.1, -0.2, 0.0], [-0.2] * 5]
+    affine[2] = [[1.0, 0.95, 1.0, 1.02, 1.0], [1.0] * 5]
+    affine[3] = [[0.0, 0.004, 0.0, -0.003, 0.0], [0.0] * 5]
+    masked = np.asarray([True, False])  # the second band as a quality band: never masked
+    nodata, has_nodata = np.zeros(2), np.ones(2, bool)
     out = np.empty(raw.shape, np.float32)
-    scale_mask_numba(raw, 0.0, True, 2.75e-5, offsets, mask, clear, out)
-    ref = raw.astype(np.float32) * 2.75e-5 + offsets[:, None, None]
+    decode_numba(raw, affine, nodata, has_nodata, mask if clear else np.ones((1, 1, 1), bool),
+                 masked, clear, out)
+    scale, offset, slope, intercept = (affine[k][:, :, None, None] for k in range(4))
+    ref = (raw.astype(np.float32) * scale + offset) * slope + intercept
     ref = np.where(raw != 0, ref, np.float32(np.nan))
     if clear:
-        ref = np.where(mask, ref, np.float32(np.nan))
+        ref[0] = np.where(mask, ref[0], np.float32(np.nan))
     np.testing.assert_array_equal(out, ref)
+    # a band of rows of one band, as Observations.decoded_rows asks for it
+    decoding = Decoding(affine, nodata, has_nodata, masked, mask if clear else None)
+    rows = np.empty((5, 3, 13), np.float32)
+    decoding.decode(raw[0][:, 2:5], 0, slice(2, 5), rows)
+    np.testing.assert_array_equal(rows, ref[0, :, 2:5])
+
+
+def _stored(seed=0, nt=23, ny=12, nx=17):
+    """Observations of six bands with everything decoding meets: per-date offsets, a
+    harmonisation slope and intercept on some dates, a band's own nodata, a clear mask."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(7273, 22000, (6, nt, ny, nx)).astype(np.uint16)
+    water = rng.random((nt, ny, nx)) < 0.2
+    counts[3][water] = 7400  # dark nir and swir1: water for WOfS
+    counts[4][water] = 7350
+    counts[2][rng.random((nt, ny, nx)) < 0.05] = 0  # red's own nodata
+    affine = np.empty((4, 6, nt), np.float32)
+    affine[0], affine[1] = 2.75e-5, -0.2
+    affine[1, :, ::5] = -0.1
+    affine[2], affine[3] = 1.0, 0.0
+    affine[2, :, 1::3], affine[3, :, 1::3] = 0.97, 0.004  # another sensor, harmonised
+    clear = rng.random((nt, ny, nx)) > 0.3
+    clear[:, 0, 0] = False  # a pixel never clear
+    decoding = Decoding(affine, np.zeros(6), np.ones(6, bool), np.ones(6, bool), clear)
+    return Observations(counts, REFLECTANCE_BANDS, decoding, {},
+                        tuple({"units": "1"} for _ in REFLECTANCE_BANDS))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_products_from_stored_values_equal_those_from_reflectance(seed, monkeypatch):
+    """Decoded a few rows at a time (here 5 rows), every product equals the one made from the
+    whole decoded float32 series, bit for bit."""
+    import ecointegrity.cube.observations as module
+
+    monkeypatch.setattr(module, "CHUNK_BYTES", 6 * 23 * 17 * 4 * 5)
+    monkeypatch.setattr(module, "MIN_ROWS_PER_CORE", 1)
+    observations = _stored(seed)
+    assert [rows for rows, _ in observations.decoded_rows()][-1] == slice(10, 12)
+    reflectance = observations.reflectance()
+    assert np.isnan(reflectance.red.values).mean() > 0.3
+    stored, decoded = annual_products(observations), annual_products(reflectance)
+    assert stored.keys() == decoded.keys() and "wofs" in stored
+    for name, product in decoded.items():
+        for band in product.data_vars:
+            np.testing.assert_array_equal(stored[name][band].values, product[band].values,
+                                          err_msg=f"{name}.{band}")
+    assert stored["wofs"].wet.values.sum() > 0
+    # a subset of bands in another order: the kernel picks them from the one buffer
+    subset = ["nir", "red", "green"]
+    picked = geomedian_mads(observations, bands=subset, device="cpu")
+    reference = geomedian_mads(np.stack([reflectance[b].values for b in subset]), device="cpu")
+    for field in ("gm", "emad", "smad", "bcmad", "count"):
+        np.testing.assert_array_equal(getattr(picked, field), getattr(reference, field))
+    with pytest.raises(KeyError, match="coastal"):
+        geomedian_mads(observations, bands=["coastal"], device="cpu")
 
 
 def test_band_stack_is_a_view_of_an_eager_load_and_a_copy_otherwise():
@@ -90,6 +167,17 @@ def catalog(tmp_path_factory):
     ingest_dataset(cat, "sim", scenes.dataset, sensor=profile,
                    rename={c: profile.asset(c) for c in ("nir", "swir1", "swir2")})
     return cat
+
+
+def test_stored_observations_are_the_eager_load_in_half_the_memory(catalog):
+    geobox = native_geobox(catalog.items("sim"))[3:20, 5:33]
+    observations = load_observations(catalog, "sim", list(REFLECTANCE_BANDS), 2021,
+                                     geobox=geobox)
+    assert observations.counts.dtype == np.uint16 and observations.bands == REFLECTANCE_BANDS
+    eager = load(catalog, "sim", list(REFLECTANCE_BANDS), 2021, geobox=geobox, eager=True)
+    xr.testing.assert_identical(observations.reflectance(), eager)
+    for name, product in annual_products(eager).items():
+        xr.testing.assert_identical(annual_products(observations)[name], product)
 
 
 def test_eager_load_equals_the_lazy_one(catalog):
@@ -163,3 +251,36 @@ def test_eager_load_off_the_grid_equals_the_lazy_one(catalog, shift):
     eager = load(catalog, "sim", ["red", "nir"], 2021, geobox=geobox, eager=True)
     for b in ("red", "nir"):
         np.testing.assert_array_equal(eager[b].values, lazy[b].values)
+
+
+def test_tile_reader_equals_rasterio_and_declines_what_it_does_not_take(tmp_path):
+    import rasterio
+    from odc.geo.geobox import GeoBox
+
+    geobox = GeoBox.from_bbox((0, 0, 30 * 700, 30 * 600), "EPSG:6372", resolution=30)
+    rng = np.random.default_rng(1)
+    data = rng.integers(0, 60000, geobox.shape).astype(np.uint16)
+    cog = tmp_path / "band.tif"
+    write_cog(cog, data, geobox, nodata=0, blocksize=256)
+    for rows, cols in [((0, 600), (0, 700)), ((256, 600), (0, 512)), ((100, 357), (311, 699))]:
+        out = np.empty((rows[1] - rows[0], cols[1] - cols[0]), np.uint16)
+        assert read_tiff_window(str(cog), rows, cols, out, 0.0)
+        with rasterio.open(cog) as src:
+            np.testing.assert_array_equal(out, src.read(1, window=(rows, cols)))
+    out = np.empty((600, 700), np.uint16)
+    assert not read_tiff_window(str(cog), (0, 600), (0, 700), out, 65535.0)  # other nodata
+    assert not read_tiff_window(str(cog), (0, 600), (0, 700), out.astype(np.int16), 0.0)
+    striped = tmp_path / "striped.tif"
+    with rasterio.open(striped, "w", driver="GTiff", width=700, height=600, count=1,
+                       dtype="uint16", nodata=0, compress="deflate") as dst:
+        dst.write(data, 1)
+    assert not read_tiff_window(str(striped), (0, 600), (0, 700), out, 0.0)
+    # a damaged tile: the error names the file and the rows
+    raw = bytearray(cog.read_bytes())
+    with rasterio.open(cog) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_0_1", "TIFF", bidx=1))
+    raw[offset : offset + 64] = b"\xff" * 64
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(CorruptFileError, match=r"damaged\.tif: damaged data in rows 256-511"):
+        read_tiff_window(str(damaged), (0, 600), (0, 700), out, 0.0)

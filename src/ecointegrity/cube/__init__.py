@@ -6,8 +6,8 @@ computation on Dask, product writing (COG + STAC), and place names (the shipped 
 Everything above builds on this.
 
 Layering (a module imports only modules to its left):
-errors, timerange, grids, cog, _items, gazetteer <- countries, sensors <- simulate, catalog <- load,
-    ingest, products, check <- quality, tiled, overviews <- slices
+errors, timerange, grids, cog, _items, gazetteer, observations <- countries, sensors <-
+    simulate, catalog <- load, ingest, products, check <- quality, tiled, overviews <- slices
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from .ingest import (
     ingest_geotiffs,
     ingest_stac_api,
 )
-from .load import load, native_geobox
+from .load import load, load_observations, native_geobox
+from .observations import Decoding, Observations
 from .overviews import OverviewLevel, overview_collection, overview_levels, update_overviews
 from .products import (
     PRODUCT_KEY,
@@ -110,7 +111,10 @@ __all__ = [
     "ingest_geotiffs",
     "ingest_stac_api",
     "load",
+    "load_observations",
     "native_geobox",
+    "Decoding",
+    "Observations",
     "OverviewLevel",
     "overview_collection",
     "overview_levels",

@@ -7,13 +7,16 @@ and fuses dates: about a third of its time on aligned sources, where a windowed 
 output is all there is to do. This module does only that, and declines (returns None) as soon
 as any source is not a plain windowed read, so the caller falls back to odc-stac. The layout,
 coordinates and attributes come from odc-stac's own lazy result, so both agree exactly.
+
+Each window of a local tiled GeoTIFF is decoded by :mod:`._tiff_window` (libdeflate through
+imagecodecs, about 1.8x GDAL's speed on DEFLATE COGs); other files (remote URLs, strips) by
+rasterio.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,6 +27,8 @@ from odc.geo.crs import CRS
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
 
+from ._tiff_window import local_path, read_tiff_window, same_nodata
+
 __all__ = ["read_aligned"]
 
 
@@ -32,11 +37,18 @@ class _NotAligned(Exception):
 
 
 def read_aligned(
-    items: Sequence[pystac.Item], lazy: xr.Dataset, geobox: GeoBox | None, threads: int
+    items: Sequence[pystac.Item],
+    lazy: xr.Dataset,
+    geobox: GeoBox | None,
+    threads: int,
+    into: Mapping[str, np.ndarray] | None = None,
 ) -> xr.Dataset | None:
     """``lazy`` (odc-stac's dask result for ``items`` on ``geobox``) read into numpy, or None
     when a source is not on the grid, several items share a date, or an item does not cover
-    ``geobox`` whole."""
+    ``geobox`` whole.
+
+    ``into`` gives the arrays some variables are read into (of their shape and dtype, e.g.
+    the slices of one stack); the others get their own."""
     if geobox is None or "time" not in lazy.dims:
         return None
     by_time: dict[np.datetime64, pystac.Item] = {}
@@ -54,7 +66,13 @@ def read_aligned(
     jobs = []
     try:
         for name, var in lazy.data_vars.items():
-            arr = np.empty(var.shape, var.dtype)
+            arr = (into or {}).get(str(name))
+            if arr is None:
+                arr = np.empty(var.shape, var.dtype)
+            elif arr.shape != var.shape or arr.dtype != var.dtype:
+                raise ValueError(
+                    f"{name}: array {arr.shape} {arr.dtype} for {var.shape} {var.dtype}"
+                )
             out[str(name)] = arr
             nodata = var.attrs.get("nodata")
             for i, t in enumerate(times):
@@ -79,18 +97,16 @@ def _read_all(jobs: list[tuple[str, Window, np.ndarray, float | None]]) -> None:
     # one GDAL environment per thread, not per file
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
         for href, window, dst, nodata in jobs:
+            path = local_path(href)
+            (r0, r1), (c0, c1) = window.toranges()
+            if path is not None and read_tiff_window(path, (r0, r1), (c0, c1), dst, nodata):
+                continue
             with rasterio.open(href) as src:
-                if src.count != 1 or src.dtypes[0] != dst.dtype.name or not _same(
+                if src.count != 1 or src.dtypes[0] != dst.dtype.name or not same_nodata(
                     src.nodata, nodata
                 ):
                     raise _NotAligned(href)
                 src.read(1, window=window, out=dst)
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return bool(a == b or (math.isnan(a) and math.isnan(b)))
 
 
 def _window(item: pystac.Item, asset: pystac.Asset, geobox: GeoBox) -> Window:

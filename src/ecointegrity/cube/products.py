@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -122,6 +123,7 @@ def write_product(
     register: bool = True,
     colormaps: Mapping[str, Mapping[int, tuple[int, int, int, int]]] | None = None,
     encoded: bool = False,
+    executor: Executor | None = None,
 ) -> pystac.Item:
     """Write one tile and period of a product: a COG per band, then its STAC item.
 
@@ -138,6 +140,9 @@ def write_product(
         colormaps: band -> colour table embedded in its COG (class maps).
         encoded: ``data`` holds stored values already (each band as
             :meth:`ProductBand.encode` returns it), not physical ones.
+        executor: write the band files on it, side by side, each compressed by one thread
+            (the mosaic pipeline shares one among all the products of a tile, so that a
+            ten-band geomedian does not leave a core idle while one-band products finish).
     Returns:
         The written item.
     """
@@ -147,17 +152,21 @@ def write_product(
     if register:
         prepare_product(catalog, spec)
     item_id = product_item_id(spec.name, tile, period)
-    assets = {}
     for band in spec.bands:
         if band.name not in data:
             raise MissingBandError(
                 band.name, f"data for product {spec.name!r}", list(map(str, data.data_vars))
             )
-        href = _io.join(catalog.item_dir(spec.name, item_id), f"{band.name}.tif")
+    hrefs = {
+        band.name: _io.join(catalog.item_dir(spec.name, item_id), f"{band.name}.tif")
+        for band in spec.bands
+    }
+
+    def write_band(band: ProductBand, threads: int) -> None:
         values = np.asarray(data[band.name].values)
         stored = values.astype(band.dtype, copy=False) if encoded else band.encode(values)
         write_cog(
-            href,
+            hrefs[band.name],
             stored,
             geobox,
             nodata=band.nodata,
@@ -166,9 +175,18 @@ def write_product(
             offset=band.offset,
             tags={"product": spec.name, "units": band.units, "period": str(period)},
             colormap=(colormaps or {}).get(band.name),
+            num_threads=threads,
         )
-        assets[band.name] = AssetSpec(
-            href=href,
+
+    if executor is None:
+        for band in spec.bands:
+            write_band(band, 2)
+    else:
+        for done in [executor.submit(write_band, band, 1) for band in spec.bands]:
+            done.result()
+    assets = {
+        band.name: AssetSpec(
+            href=hrefs[band.name],
             dtype=band.dtype,
             nodata=band.nodata,
             scale=band.scale,
@@ -176,6 +194,8 @@ def write_product(
             title=band.description or band.name,
             extra={"unit": band.units} if band.units else {},
         )
+        for band in spec.bands
+    }
     props = {
         PRODUCT_KEY: spec.name,
         "ecointegrity:tile": tile.id,

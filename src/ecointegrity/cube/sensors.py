@@ -30,6 +30,7 @@ from .errors import MissingBandError, UnknownSensorError
 
 __all__ = [
     "HARMONISATION",
+    "harmonisation_coefficients",
     "LANDSAT_QA_BITS",
     "PLATFORMS",
     "SLC_FAILURE",
@@ -93,7 +94,7 @@ class LandsatQAMask(BaseModel):
         bits = 0
         for flag in self.exclude:
             bits |= 1 << LANDSAT_QA_BITS[flag]
-        return (np.asarray(qa).astype(np.uint16) & np.uint16(bits)) == 0
+        return (np.asarray(qa).astype(np.uint16, copy=False) & np.uint16(bits)) == 0
 
 
 class ClassMask(BaseModel):
@@ -418,6 +419,13 @@ HARMONISATION: dict[str, dict[str, tuple[float, float]]] = {
 _Array = TypeVar("_Array")
 
 
+def harmonisation_coefficients(platforms: Sequence[str | None], band: str) -> np.ndarray:
+    """(len(platforms), 2) float32 slope and intercept that put ``band`` of each platform on
+    OLI's bandpass (1, 0 where ``HARMONISATION`` has none)."""
+    return np.array([HARMONISATION.get(p or "", {}).get(band, (1.0, 0.0)) for p in platforms],
+                    dtype=np.float32).reshape(len(platforms), 2)
+
+
 def harmonise(reflectance: _Array, platform: str | None | Sequence[str | None], band: str,
               *, inverse: bool = False) -> _Array:
     """Put one band's surface reflectance on Landsat 8 OLI's bandpass (``HARMONISATION``).
@@ -435,8 +443,7 @@ def harmonise(reflectance: _Array, platform: str | None | Sequence[str | None], 
     names: list[str | None] = (
         [platform] if platform is None or isinstance(platform, str) else list(platform)
     )
-    coef = np.array([HARMONISATION.get(p or "", {}).get(band, (1.0, 0.0)) for p in names],
-                    dtype=np.float32)
+    coef = harmonisation_coefficients(names, band)
     if (coef == (1.0, 0.0)).all():
         return reflectance
     data: Any = reflectance  # numpy or dask: both broadcast (time, 1, 1) against (time, y, x)

@@ -6,12 +6,13 @@ computes the products block by block, and writes one COG + STAC item per product
 already exist are skipped unless ``overwrite``; a failing tile is reported and the others go on;
 with a scheduler address the tasks run on a Dask distributed cluster.
 
-Throughput (benchmarks/mosaic_pipeline.py): a block is read eagerly (no dask graph; counts
-turned into reflectance in one fused pass, into the one float32 stack every product reads
-without a copy), WOfS and the NDVI percentiles come from one pass over that stack, blocks start
-on the source COGs' block rows so that no compressed block is decoded twice, and the products'
-COGs are written side by side. Items record the source items' ``platform`` values
-(``ecointegrity:platforms``): which sensors made a product.
+Throughput (benchmarks/mosaic_pipeline.py): a block is read eagerly and as stored (no dask
+graph: :func:`~ecointegrity.cube.load_observations`, the local COGs decoded by imagecodecs),
+the geomedian, WOfS and the NDVI percentiles take it a band of rows at a time (decoded once
+for all three, never a float32 copy of the whole series), blocks start on the source COGs'
+block rows so that no compressed block is decoded twice, and the products' band files are
+written side by side. Items record the source items' ``platform`` values (``ecointegrity:platforms``): which
+sensors made a product.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..cube import (
     Tile,
     TimeRange,
     has_product,
-    load,
+    load_observations,
     open_catalog,
     prepare_product,
     run_tiles,
@@ -62,11 +63,12 @@ OUTPUT_BYTES_PER_PIXEL = 56  # the seven products in their storage dtypes, kept 
 def block_rows_for(geobox: GeoBox, n_obs: int, n_bands: int, budget: int = MEMORY_BUDGET) -> int:
     """Rows per block so that a block's observations fit ``budget`` bytes.
 
-    A block holds the float32 (band, time) stack and, while it is filled, the 16-bit counts of
-    every band and the quality band (an eager :func:`~ecointegrity.cube.load` frees each band's
-    counts once converted): at most 6 bytes per band and observation, 2 for the quality band
-    and 1 for the clear mask. Blocks taller than ``BLOCK_ALIGN`` rows are cut to a multiple of
-    it, so that no compressed source block is decoded twice. The products of the whole tile
+    A block holds the observations as stored (:func:`~ecointegrity.cube.load_observations`:
+    2 bytes per band and date for 16-bit sources), the quality band while the clear mask is
+    made (2) and the mask (1); the kernels take it decoded a band of rows at a time (64 MiB,
+    ``cube.observations.CHUNK_BYTES``), so no float32 copy of the whole series is made.
+    Blocks taller than ``BLOCK_ALIGN`` rows are cut to a multiple of it, so that no compressed
+    source block is decoded twice. The products of the whole tile
     (``OUTPUT_BYTES_PER_PIXEL``) come on top: a worker's peak is about ``budget`` plus that.
     """
     per_row = geobox.shape[1] * _bytes_per_pixel(n_obs, n_bands)
@@ -83,10 +85,11 @@ def block_shape_for(
     of them fit ``budget``; else ``BLOCK_ALIGN`` rows by as many ``BLOCK_ALIGN``-wide columns
     as fit.
 
-    On a path-row-sized tile (7000 x 7000 px, 40 dates, 6 bands: 1.56 kB per pixel) 1 GiB
-    holds only 98 whole rows, and each 512-row source block would be decoded five or six times;
-    512 x 1024 blocks decode each source block once. (A block that starts mid-row starts the geomedian from
-    the mean, not the origin, at its first pixel: the same geomedian to within ``eps``.)
+    On a path-row-sized tile (7000 x 7000 px, 40 dates, 6 bands: 600 bytes per pixel) 1 GiB
+    holds only 255 whole rows, and each 512-row source block would be decoded twice or more;
+    512 x 3072 blocks decode each source block once. (A block that starts mid-row starts the
+    geomedian from the mean, not the origin, at its first pixel: the same geomedian to within
+    ``eps``.)
     """
     height, width = geobox.shape
     rows = block_rows_for(geobox, n_obs, n_bands, budget)
@@ -100,7 +103,7 @@ def block_shape_for(
 
 
 def _bytes_per_pixel(n_obs: int, n_bands: int) -> int:
-    return max(n_obs, 1) * (n_bands * 6 + 3)
+    return max(n_obs, 1) * (n_bands * 2 + 3)
 
 
 def plan_products(
@@ -171,13 +174,13 @@ class MosaicTask:
             for c0 in range(0, width, cols)
         ]
         for window in blocks:
-            ds = load(
+            observations = load_observations(
                 source, self.collection, list(self.bands), period,
                 geobox=tile.geobox[window],  # GeoBox slices do not clip
-                eager=True, items=items,
+                items=items,
             )
-            results = annual_products(ds, todo, eps=self.eps, maxiters=self.maxiters)
-            del ds  # the block's observations: free them before the next block is read
+            results = annual_products(observations, todo, eps=self.eps, maxiters=self.maxiters)
+            del observations  # free the block's observations before the next block is read
             for name, result in results.items():
                 for band in specs[name].bands:
                     stored[name][band.name][window] = band.encode(result[band.name].values)
@@ -188,19 +191,22 @@ class MosaicTask:
             "ecointegrity:platforms": platforms_of(items),
         }
 
-        def write(name: str) -> pystac.Item:
-            data = xr.Dataset(
-                {band: (("y", "x"), values) for band, values in stored[name].items()},
-                coords=coords,
-            )
-            return write_product(
-                out_cat, specs[name], tile, period, data, register=False, encoded=True,
-                properties=properties,
-            )
+        # The band files of all the products go to one pool (a core each; GDAL compresses
+        # outside the GIL); a thread per product waits for its files and writes its item.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as files:
 
-        # GDAL compresses outside the GIL: the products are written side by side
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            return list(pool.map(write, specs))
+            def write(name: str) -> pystac.Item:
+                data = xr.Dataset(
+                    {band: (("y", "x"), values) for band, values in stored[name].items()},
+                    coords=coords,
+                )
+                return write_product(
+                    out_cat, specs[name], tile, period, data, register=False, encoded=True,
+                    properties=properties, executor=files,
+                )
+
+            with ThreadPoolExecutor(max_workers=len(specs)) as products:
+                return list(products.map(write, specs))
 
 
 def platforms_of(items: Iterable[pystac.Item]) -> list[str]:
