@@ -9,8 +9,8 @@ as any source is not a plain windowed read, so the caller falls back to odc-stac
 coordinates and attributes come from odc-stac's own lazy result, so both agree exactly.
 
 Each window of a local tiled GeoTIFF is decoded by :mod:`._tiff_window` (libdeflate through
-imagecodecs, about 1.8x GDAL's speed on DEFLATE COGs); other files (remote URLs, strips) by
-rasterio.
+imagecodecs, 2.0x GDAL's speed on DEFLATE COGs: ``benchmarks/cog_io.py``); other files
+(remote URLs, strips) by rasterio.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Windowed reads of local tiled GeoTIFFs (COGs) through tifffile and imagecodecs.
 
-Reading the sources is the largest cost of the mosaic pipeline after the geomedian (Landsat
-Collection 2 COGs are DEFLATE with the horizontal predictor). GDAL's GeoTIFF driver decodes
-them through libtiff's zlib path; imagecodecs decodes the same tiles with libdeflate and undoes
-the predictor in C, without the GIL: about 1.8x faster per file on the benchmark's sources
-(``benchmarks/mosaic_pipeline.py``, which also times the rasterio reader in the same run).
+Reading the sources costs the mosaic pipeline as much as the geomedian (Landsat Collection 2
+COGs are DEFLATE with the horizontal predictor). GDAL's GeoTIFF driver decodes them through
+libtiff's zlib path; imagecodecs decodes the same tiles with libdeflate and undoes the
+predictor in C, without the GIL: 2.0x rasterio's speed on a tile-year of sources, the same
+pixels (``benchmarks/cog_io.py``).
 
 Only the simple case is taken: a local file whose first image is tiled, one sample per pixel,
 of the expected dtype and nodata. Anything else (a remote URL, strips, several samples, an
