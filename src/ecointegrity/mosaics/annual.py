@@ -81,7 +81,8 @@ def annual_products(
             ds = ds.reflectance()  # a GPU takes the float32 series whole
         gm = geomad(ds, bands, eps=eps, maxiters=maxiters, device=device) if needs_gm else None
         summary = _SeriesSummary(ds.sizes["y"], ds.sizes["x"], bands, wofs, ndvi_q)
-        summary.add(slice(None), band_stack(ds, bands))
+        if wofs or ndvi_q:  # else no need to stack (or compute) the series
+            summary.add(slice(None), band_stack(ds, bands))
         series = summary.datasets(_spatial_coords(ds))
     for name in ok:
         if name == "wofs":  # from the clear series alone
@@ -127,8 +128,9 @@ def _by_rows(
             result.fill(rows, geomedian_mads(stack, eps=eps, maxiters=maxiters, device="cpu"))
         summary.add(rows, stack)
     coords = _spatial_coords(observations)
-    gm = result.to_dataset(bands, coords, eps=eps, maxiters=maxiters) if result else None
-    return gm, summary.datasets(coords)
+    if result is None:
+        return None, summary.datasets(coords)
+    return result.to_dataset(bands, coords, eps=eps, maxiters=maxiters), summary.datasets(coords)
 
 
 class _SeriesSummary:
