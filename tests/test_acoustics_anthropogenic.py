@@ -225,3 +225,65 @@ def test_training_draws_each_source_equally_and_hears_events_far_away():
     assert spectrum[freqs > 6000].mean() < 0.1 * spectrum[freqs < 500].mean()  # absorbed highs
     assert np.abs(far[4000:8000]).max() > 0  # a reverberant tail long after the click
     assert len(far) == len(click) and far.dtype == np.float32
+
+
+def test_distractors_are_mixed_in_without_a_target():
+    from ecointegrity.acoustics.anthropogenic.training import _Clip, _Mixer
+
+    silent = {c: [_Clip(np.zeros(100, np.float32), np.array([50]), "a")] for c in (0, 1)}
+    knock = _Clip(np.ones(8000, np.float32), np.array([4000]), "b")  # a step: a mean far from 0
+    noise = np.random.default_rng(1).standard_normal(64000).astype(np.float32)
+    plain = _Mixer(silent, [noise], 32000, 2, far_p=0.0)
+    busy = _Mixer(silent, [noise], 32000, 2, far_p=0.0, distractors=[knock], distractor_p=1.0)
+    offset = lambda x: abs(x.mean()) / np.sqrt(np.mean(x**2))  # noqa: E731
+    for seed in range(20):
+        (a, ya), (b, yb) = plain.example(np.random.default_rng(seed)), busy.example(np.random.default_rng(seed))
+        assert np.array_equal(ya, yb)  # a distractor never sets a target
+        assert offset(a) < 0.05 < 0.1 < offset(b)  # but it is in the window
+
+
+def test_recording_parts_keep_recordings_together():
+    from ecointegrity.acoustics.anthropogenic import recording_parts
+
+    clips = pd.DataFrame({"freesound_id": [7, 7, 7, 8, np.nan, np.nan, np.nan],
+                          "group": ["1", "1", "2", "1", "fsdd:jackson", "fsdd:jackson", "shotspotter:FP3"]})
+    parts = recording_parts(clips, 2)
+    assert parts[0] == parts[1] == parts[2]  # slices of one Freesound recording, even across folds
+    assert parts[4] == parts[5]  # one speaker
+    assert set(parts) <= {0, 1} and np.array_equal(parts, recording_parts(clips, 2))  # stable
+    many = pd.DataFrame({"freesound_id": np.arange(400), "group": "1"})
+    assert 0.4 < (recording_parts(many, 2) == 0).mean() < 0.6
+    with pytest.raises(ValueError, match="folds must be at least 2"):
+        recording_parts(clips, 1)
+
+
+def test_cross_fitted_scores_come_from_models_that_never_saw_the_recording(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from ecointegrity.acoustics import synth_soundscape, write_soundscape
+    from ecointegrity.acoustics.anthropogenic import crossfit
+
+    rows = []
+    for i in range(12):
+        label = ["gunshot", "vehicle", "natural_background", "other"][i % 4]
+        events = [] if label in ("natural_background", "other") else [(label, 0.5)]
+        audio, _ = synth_soundscape(3, 16000, events=events, seed=i)
+        path = write_soundscape(tmp_path / f"{i}.wav", audio, 16000, timestamp=dt.datetime(2024, 1, 1))
+        rows.append({"file": path.name, "path": str(path), "our_class": label, "group": "1",
+                     "freesound_id": 100 + i // 2, "dataset": "synthetic"})
+    clips = pd.DataFrame(rows)
+    seen: list[set[str]] = []
+    real_train = crossfit.train_anthropogenic
+
+    def train(train_clips, **kwargs):
+        seen.append(set(train_clips.file))
+        return real_train(train_clips, **kwargs)
+
+    monkeypatch.setattr(crossfit, "train_anthropogenic", train)
+    classes = ["gunshot", "vehicle"]
+    scores = crossfit.cross_fitted_scores(clips, 2, classes=classes, steps=1, batch_size=4, log_every=0)
+    assert sorted(scores.file) == sorted(clips.file[clips.our_class != "other"])  # each once, no distractor
+    parts = dict(zip(clips.file, crossfit.recording_parts(clips, 2), strict=True))
+    for row in scores.itertuples():
+        assert row.file not in seen[row.part] and parts[row.file] == row.part
+    assert scores[classes].to_numpy().min() >= 0 and scores[classes].to_numpy().max() <= 1

@@ -1,4 +1,4 @@
-"""Public datasets as clip tables: UrbanSound8K names, ShotSpotter pulses, soundscapes."""
+"""Public datasets as clip tables: UrbanSound8K and ESC-50 names, ShotSpotter pulses, soundscapes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import soundfile as sf
 
 from ecointegrity.acoustics.anthropogenic.sources import (
     CLIP_TABLE_COLUMNS,
+    esc50_clips,
     read_clip,
     shotspotter_clips,
     soundscape_clips,
@@ -37,6 +38,26 @@ def test_urbansound8k_classes_come_from_the_file_names(tmp_path):
         urbansound8k_clips(tmp_path, folds=(3,))
     with pytest.raises(FileNotFoundError, match="fold4"):
         urbansound8k_clips(tmp_path, folds=(4,))
+
+
+def test_esc50_classes_come_from_the_file_names_and_fold_4_is_never_read(tmp_path):
+    for name in ("1-100-A-0.wav", "1-101-A-48.wav", "1-102-B-21.wav", "2-103-A-5.wav", "5-104-A-42.wav"):
+        _wav(tmp_path / "audio" / name)
+    (tmp_path / "audio" / "4-105-A-0.wav").write_bytes(b"not audio: a reserved clip is never opened")
+    table = esc50_clips(tmp_path, folds=(1, 2))
+    assert list(table.columns) == CLIP_TABLE_COLUMNS
+    # fireworks (48) distract; sneezing (21) is left out; a cat (5) is a domestic animal
+    assert table.set_index("file").our_class.to_dict() == {
+        "1-100-A-0.wav": "dog", "1-101-A-48.wav": "other", "2-103-A-5.wav": "domestic_animal"}
+    assert table.group.tolist() == ["1", "1", "2"] and table.freesound_id.tolist() == [100, 101, 103]
+    assert esc50_clips(tmp_path).our_class.tolist() == ["dog", "other", "domestic_animal", "siren"]
+    with pytest.raises(ValueError, match="fold 4 is reserved"):
+        esc50_clips(tmp_path, folds=(4,))
+    _wav(tmp_path / "audio" / "odd name.wav")
+    with pytest.raises(ValueError, match="odd name.wav"):
+        esc50_clips(tmp_path)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        esc50_clips(tmp_path / "nowhere")
 
 
 def test_shotspotter_bursts_are_cut_from_each_sensors_pulses(tmp_path):

@@ -3,12 +3,14 @@ siren) in audible recordings: the window detector, its training and thresholds, 
 audible soundscapes for demos and tests.
 
 Layering: ``network`` <- ``detector`` <- ``dataset``, ``sources`` (public datasets as clip
-tables) <- ``training``, ``thresholds``; ``synth_audible`` (demo soundscapes, with the real
-recordings of ``demo_audio/``) stands apart.
+tables) <- ``training``, ``thresholds`` <- ``crossfit`` (out-of-fold scores to tune thresholds
+on); ``synth_audible`` (demo soundscapes, with the real recordings of ``demo_audio/``) stands
+apart.
 """
 
 from __future__ import annotations
 
+from .crossfit import cross_fitted_scores, recording_parts
 from .dataset import HELD_OUT_FOLDS, SharedDataset, load_shared_dataset
 from .detector import (
     ANTHROPOGENIC_CLASSES,
@@ -36,10 +38,12 @@ __all__ = [
     "DemoSounds",
     "SharedDataset",
     "clip_scores",
+    "cross_fitted_scores",
     "demo_sounds",
     "is_anthropogenic_model",
     "load_shared_dataset",
     "merge_windows",
+    "recording_parts",
     "synth_soundscape",
     "train_anthropogenic",
     "tune_thresholds",

@@ -10,6 +10,12 @@ Readers, each from a folder laid out as its source publishes it:
 - ``urbansound8k_clips``: UrbanSound8K (Salamon et al. 2014; CC BY-NC 3.0), ``foldN/`` folders
   of ``fsID-classID-occurrenceID-sliceID.wav``; groups are the folds. Air conditioners and
   street music are left out (neither is one of our classes, and both hold sounds that are).
+- ``esc50_clips``: ESC-50 (Piczak 2015; CC BY-NC 3.0, each clip under its Freesound licence),
+  a folder of ``fold-freesoundID-take-target.wav``; groups are the folds. Fold 4 is reserved for
+  independent evaluation and is never opened. Sounds that are none of our classes and not
+  natural (knocks, clapping, glass, fireworks...) come as ``other``: training mixes them in as
+  distractors, so the model learns what a gunshot or a dog is *not*. Targets whose class is
+  ambiguous (coughs and sneezes, household machines, a hand saw) are left out.
 - ``shotspotter_clips``: the ShotSpotter live-fire test of Pittsburgh, 18 December 2018 (CC BY
   4.0): 12 kHz sensor recordings of handgun rounds with each sensor's pulse arrival times; a
   clip is a burst of rounds heard by one sensor; groups are firing positions.
@@ -32,7 +38,10 @@ from .._audio import resample
 
 __all__ = [
     "CLIP_TABLE_COLUMNS",
+    "ESC50_CLASSES",
+    "OTHER",
     "URBANSOUND8K_CLASSES",
+    "esc50_clips",
     "read_clip",
     "shotspotter_clips",
     "soundscape_clips",
@@ -54,6 +63,29 @@ URBANSOUND8K_CLASSES = {
     7: "machinery",  # jackhammer
     8: "siren",
 }
+
+
+#: a sound that is none of our classes and not a natural background: a training distractor
+OTHER = "other"
+
+_DOMESTIC = "domestic_animal"
+_NATURAL = "natural_background"
+#: ESC-50 target -> our class; targets not listed are left out (ambiguous for our classes:
+#: 21 sneezing, 23 breathing, 24 coughing, 27 brushing teeth, 28 snoring, 29 drinking,
+#: 35 washing machine, 36 vacuum cleaner, 49 hand saw)
+ESC50_CLASSES = {
+    0: "dog", 1: _DOMESTIC, 2: _DOMESTIC, 3: _DOMESTIC, 5: _DOMESTIC, 6: _DOMESTIC, 8: _DOMESTIC,
+    4: _NATURAL, 7: _NATURAL, 9: _NATURAL, 10: _NATURAL, 11: _NATURAL, 12: _NATURAL, 13: _NATURAL,
+    14: _NATURAL, 16: _NATURAL, 19: _NATURAL,
+    20: "voice", 26: "voice",  # crying baby, laughing
+    40: "vehicle", 43: "vehicle", 44: "vehicle", 45: "vehicle", 47: "vehicle",
+    41: "chainsaw", 42: "siren",
+    # water drops, pouring water, toilet flush, clapping, footsteps, door knock, mouse click,
+    # keyboard typing, door creaks, can opening, clock alarm, clock tick, glass breaking,
+    # church bells, fireworks
+    **dict.fromkeys((15, 17, 18, 22, 25, 30, 31, 32, 33, 34, 37, 38, 39, 46, 48), OTHER),
+}
+ESC50_RESERVED_FOLD = 4  # for independent evaluation: never read
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
@@ -82,6 +114,31 @@ def urbansound8k_clips(root: str | Path, folds: tuple[int, ...] = (1, 2, 3)) -> 
                      group=str(fold), freesound_id=int(parts[0]), licence="CC BY-NC 3.0",
                      start_s=np.nan, end_s=np.nan)
             )
+    return _table(rows)
+
+
+def esc50_clips(root: str | Path, folds: tuple[int, ...] = (1, 2, 3, 5)) -> pd.DataFrame:
+    """The ESC-50 clips of ``folds`` found in ``root`` (any layout below it), by their names
+    ``fold-freesoundID-take-target.wav`` (see the module docstring). Fold 4 is refused."""
+    if ESC50_RESERVED_FOLD in folds:
+        raise ValueError("ESC-50 fold 4 is reserved for independent evaluation")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"ESC-50 folder not found: {root}")
+    rows = []
+    for path in sorted(root.rglob("*.wav")):
+        parts = path.stem.split("-")
+        if len(parts) != 4 or not (parts[0] + parts[1] + parts[3]).isdigit():
+            raise ValueError(f"{path}: not an ESC-50 name (fold-freesoundID-take-target)")
+        fold, target = int(parts[0]), int(parts[3])
+        our = ESC50_CLASSES.get(target)
+        if fold not in folds or our is None:
+            continue
+        rows.append(
+            dict(file=path.name, path=str(path), our_class=our, dataset="ESC-50", group=str(fold),
+                 freesound_id=int(parts[1]), licence="CC BY-NC 3.0 (per-clip Freesound licence)",
+                 start_s=np.nan, end_s=np.nan)
+        )
     return _table(rows)
 
 

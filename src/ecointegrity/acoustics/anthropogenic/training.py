@@ -1,11 +1,12 @@
 """Training the anthropogenic-sound detector: random windows mixing 0-2 event clips of
-distinct classes into forest backgrounds at random SNRs, multi-label BCE."""
+distinct classes (and now and then a distractor: a sound of none of the classes) into forest
+backgrounds at random SNRs, multi-label BCE."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from scipy.signal import butter, fftconvolve, sosfilt
 from .dataset import BACKGROUND
 from .detector import ANTHROPOGENIC_CLASSES, AnthropogenicDetector
 from .network import AnthropogenicNet
-from .sources import read_clip
+from .sources import OTHER, read_clip
 
 __all__ = ["train_anthropogenic"]
 
@@ -65,7 +66,8 @@ def _rms(x: np.ndarray) -> float:
 @dataclass
 class _Mixer:
     """Random training windows: 0-2 event clips of distinct classes mixed into a background
-    crop at a random SNR, with random gain."""
+    crop at a random SNR, with random gain; in ``distractor_p`` of the windows also a
+    distractor (a knock, clapping, fireworks...) that leaves the targets as they are."""
 
     events: dict[int, list[_Clip]]
     backgrounds: list[np.ndarray]
@@ -74,6 +76,8 @@ class _Mixer:
     snr_db: tuple[float, float] = (-5.0, 20.0)
     rate: int = 16000
     far_p: float = 0.5  # share of event crops heard far away in a forest (see _far)
+    distractors: list[_Clip] = field(default_factory=list)
+    distractor_p: float = 0.3
 
     def __post_init__(self) -> None:
         # one dataset (hundreds of urban rounds from one test) must not drown the others
@@ -100,6 +104,16 @@ class _Mixer:
         wet *= rng.uniform(0.3, 1.0) * _rms(out) / _rms(wet)
         return (out + wet).astype(np.float32)
 
+    def _add(self, mix: np.ndarray, bg: np.ndarray, clip: _Clip,
+             rng: np.random.Generator) -> np.ndarray:
+        """``mix`` with a crop of ``clip`` (heard far away in ``far_p`` of the cases) at a
+        random SNR over the background ``bg``."""
+        piece = _crop(clip, self.size, rng)
+        if rng.random() < self.far_p:
+            piece = self._far(piece, rng)
+        snr = rng.uniform(*self.snr_db)
+        return mix + piece * (_rms(bg) * 10 ** (snr / 20) / _rms(piece))
+
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         bg_audio = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
         if len(bg_audio) >= self.size and rng.random() < 0.9:
@@ -112,12 +126,10 @@ class _Mixer:
         k = rng.choice([0, 1, 2], p=[0.25, 0.55, 0.2])
         mix = bg
         for c in rng.choice(sorted(self.events), size=k, replace=False):
-            piece = _crop(self._pick(int(c), rng), self.size, rng)
-            if rng.random() < self.far_p:
-                piece = self._far(piece, rng)
-            snr = rng.uniform(*self.snr_db)
-            mix = mix + piece * (_rms(bg) * 10 ** (snr / 20) / _rms(piece))
+            mix = self._add(mix, bg, self._pick(int(c), rng), rng)
             target[int(c)] = 1.0
+        if self.distractors and rng.random() < self.distractor_p:
+            mix = self._add(mix, bg, self.distractors[int(rng.integers(len(self.distractors)))], rng)
         peak = np.abs(mix).max() + 1e-9
         mix = mix * (10 ** (rng.uniform(-30, -1) / 20) / peak)  # any recording level, never clipped
         return mix.astype(np.float32), target
@@ -145,6 +157,7 @@ def train_anthropogenic(
     lr: float = 3e-3,
     lowpass_p: float = 0.5,
     far_p: float = 0.5,
+    distractor_p: float = 0.3,
     seed: int = 0,
     threads: int | None = None,
     log_every: int = 100,
@@ -152,11 +165,13 @@ def train_anthropogenic(
     **detector_args: Any,
 ) -> AnthropogenicDetector:
     """A detector trained on ``train_clips`` (path, our_class rows; natural_background rows
-    and ``backgrounds`` files are backgrounds), multi-label BCE on random mixtures.
+    and ``backgrounds`` files are backgrounds, ``other`` rows distractors), multi-label BCE on
+    random mixtures.
 
     ``lowpass_p`` of the windows lose everything above a random 3-6 kHz cut, so the model does
     not rely on content that 8 kHz recorders never capture; ``far_p`` of the event crops are
-    heard as from far under a canopy (low-passed, with a reverberant tail). A class's clips are
+    heard as from far under a canopy (low-passed, with a reverberant tail); ``distractor_p`` of
+    the windows also hold a distractor clip, with no target. A class's clips are
     drawn source by source (the ``dataset`` column), so a large source does not drown the
     others. ``init`` fine-tunes a copy of a
     trained detector (same classes) instead of starting from random weights.
@@ -171,6 +186,9 @@ def train_anthropogenic(
     mixer = _Mixer(
         events, _background_pool(train_clips, backgrounds, rate), det.window_samples,
         len(classes), rate=rate, far_p=far_p,
+        distractors=[_clip(_read_row(r, rate), rate) for r in
+                     train_clips[train_clips.our_class == OTHER].itertuples()],
+        distractor_p=distractor_p,
     )
     net, front = det._net, det.front_
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
@@ -207,6 +225,8 @@ def train_anthropogenic(
             "lr": lr,
             "lowpass_p": lowpass_p,
             "far_p": far_p,
+            "distractor_p": distractor_p,
+            "distractor_clips": len(mixer.distractors),
             "seed": seed,
             "snr_db": list(mixer.snr_db),
             "clips_per_class": {classes[i]: len(v) for i, v in events.items()},
