@@ -35,6 +35,7 @@ import pandas as pd
 import soundfile as sf
 
 from .._audio import resample
+from .dataset import BACKGROUND
 
 __all__ = [
     "CLIP_TABLE_COLUMNS",
@@ -69,7 +70,7 @@ URBANSOUND8K_CLASSES = {
 OTHER = "other"
 
 _DOMESTIC = "domestic_animal"
-_NATURAL = "natural_background"
+_NATURAL = BACKGROUND
 #: ESC-50 target -> our class; targets not listed are left out (ambiguous for our classes:
 #: 21 sneezing, 23 breathing, 24 coughing, 27 brushing teeth, 28 snoring, 29 drinking,
 #: 35 washing machine, 36 vacuum cleaner, 49 hand saw)
@@ -186,7 +187,7 @@ def soundscape_clips(root: str | Path, dataset: str, licence: str) -> pd.DataFra
         stamp = path.stem.rsplit("_", 1)[-1]
         group = f"minute:{stamp[2:4]}" if len(stamp) == 6 and stamp.isdigit() else "other"
         rows.append(
-            dict(file=path.name, path=str(path), our_class="natural_background", dataset=dataset,
+            dict(file=path.name, path=str(path), our_class=BACKGROUND, dataset=dataset,
                  group=group, freesound_id=np.nan, licence=licence, start_s=np.nan, end_s=np.nan)
         )
     return _table(rows)
